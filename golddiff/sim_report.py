@@ -51,6 +51,8 @@ def step_metrics(result: SimResult) -> list[dict]:
                 "time/weight_sync_s": result.broadcast_s,
                 "perf/gen_tokens_per_s": tokens / (busy / result.engines) if busy else 0.0,
                 "perf/train_tokens_per_s": r.tokens / r.train_s,
+                "time/train_s": r.train_s,
+                "gen/tokens": tokens,
                 "perf/learner_idle_frac": min(1.0, (r.learner_idle_s - prev_idle) / interval)
                 if interval
                 else 0.0,

@@ -168,7 +168,7 @@ def test_calibration_tolerates_missing_keys(tmp_path):
     runs = _synthetic_runs(tmp_path)
     _drop_keys(runs, ("gen/decode_step_s", "gen/ctx_tokens_mean"))  # the optional keys
     cal = calibrate(runs)
-    assert "context cost fixed" in " ".join(cal.warnings)
+    assert "context's cost is folded into b" in " ".join(cal.warnings)
     assert cal.a == pytest.approx(0.01, rel=0.2) and cal.b == pytest.approx(0.0002, rel=0.2)
     assert all(abs(r["error_pct"]) < 15 for r in cal.runs), cal.runs
     _drop_keys(runs, ("time/weight_sync_s",))

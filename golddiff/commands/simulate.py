@@ -3,7 +3,7 @@ simulator against measured runs.
 
     golddiff simulate configs/simulate-pipelinerl-7b-128xh100.yaml --out runs/sim
     golddiff simulate configs/simulate-laptop.yaml --rl.max_off_policy_steps=4 --steps=20
-    golddiff simulate --calibrate runs/sync-1 runs/pipeline-1
+    golddiff simulate --calibrate runs/sync-1 runs/pipeline-1 [--predict runs/sync-2 runs/pipeline-2]
 
 Any config key can be overridden as `--a.b=value` (value parsed as YAML: `--modes=[sync,pipeline]`).
 Prints a table per mode and ends with one JSON line (summaries and the speed-ups against sync). With
@@ -28,7 +28,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calibrate", nargs="+", metavar="RUN_DIR", help="fit the throughput models to these runs"
     )
-    p.add_argument("--max-steps", type=int, default=200, help="calibration: steps re-simulated per run (200)")
+    p.add_argument(
+        "--predict", nargs="+", default=[], metavar="RUN_DIR",
+        help="with --calibrate: predict these runs too, with the models fitted on the others (held out)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=200,
+        help="calibration: at most this many steps re-simulated per run (200)",
+    )
     p.add_argument("--out", help="write summary.json, per-mode run dirs, plots and index.html here")
     p.add_argument("--no-plots", action="store_true", help="with --out: skip the PNG plots and HTML page")
     p.epilog = (
@@ -88,7 +97,7 @@ def run_calibration(args: argparse.Namespace) -> int:
 
     from golddiff.sim_calibrate import calibrate, print_calibration
 
-    cal = calibrate(args.calibrate, max_steps=args.max_steps)
+    cal = calibrate(args.calibrate, max_steps=args.max_steps, predict=args.predict)
     print_calibration(cal)
     print(json.dumps(asdict(cal)))
     return 0
@@ -101,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
                 print("golddiff simulate: give a CONFIG or --calibrate RUN_DIR..., not both", file=sys.stderr)
                 return 2
             return run_calibration(args)
+        if args.predict:
+            print("golddiff simulate: --predict needs --calibrate RUN_DIR... to fit on", file=sys.stderr)
+            return 2
         return run_simulation(args)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"golddiff simulate: {e}", file=sys.stderr)
