@@ -1,0 +1,102 @@
+"""`golddiff eval --model PATH --tasks tasks.parquet [--split heldout] [--samples K --temperature T]`.
+
+Samples K answers per task with the engine and scores them (see `golddiff.evaluate`): mean gold-diff
+reward, exact-match rate, format-error rate and the SWE-RL reward, each over tasks with a 95% confidence
+interval. Writes each task's answers and scores to `--out` (JSONL; the summary beside it as
+`<out>.summary.json`), prints a table, and ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HELP = "sample answers from a model and score them"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", required=True, help="a model directory (e.g. a checkpoint), 'tiny', or a hub id"
+    )
+    p.add_argument("--tasks", required=True, help="tasks.parquet")
+    p.add_argument("--split", default="heldout", help="which split to evaluate ('all' for every task)")
+    p.add_argument("--samples", type=int, default=4, help="answers sampled per task (default 4)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-len", type=int, default=1024, help="prompt + answer tokens per sequence")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N tasks of the split")
+    p.add_argument("--out", default="eval.jsonl", help="per-task answers and scores (JSONL)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no table")
+
+
+def select_tasks(path: str, split: str, limit: int | None):
+    from golddiff.tasks import read_tasks_parquet
+
+    tasks = read_tasks_parquet(path)
+    chosen = tasks if split == "all" else [t for t in tasks if t.split == split]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading
+    from golddiff.evaluate import EvalSettings, summary_line, write_eval
+
+    try:
+        tasks = select_tasks(args.tasks, args.split, args.limit)
+    except OSError as e:
+        print(f"golddiff eval: cannot read {args.tasks}: {e}", file=sys.stderr)
+        return 2
+    if not tasks:
+        print(f"golddiff eval: no task in split {args.split!r} of {args.tasks}", file=sys.stderr)
+        return 1
+    settings = EvalSettings(
+        samples=args.samples,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        max_len=args.max_len,
+        seed=args.seed,
+        device=args.device,
+    )
+    result = evaluate_with_progress(args.model, tasks, settings, args.quiet)
+    write_eval(result, args.out)
+    if not args.quiet:
+        print_table({args.model: result.summary})
+    print(f"golddiff eval: {len(result.tasks)} tasks x {args.samples} answers -> {args.out}", file=sys.stderr)
+    print(json.dumps(summary_line(result.summary) | {"model": args.model, "out": args.out}))
+    return 0
+
+
+def evaluate_with_progress(model, tasks, settings, quiet: bool, label: str = "eval"):
+    from golddiff.evaluate import evaluate
+
+    if quiet:
+        return evaluate(model, tasks, settings)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as bar:
+        tid = bar.add_task(label, total=len(tasks) * settings.samples)
+        return evaluate(model, tasks, settings, on_answer=lambda done, total: bar.update(tid, completed=done))
+
+
+def print_table(summaries: dict[str, dict]) -> None:
+    """One row per evaluated model: each metric's mean and 95% CI."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from golddiff.evaluate import METRICS
+
+    table = Table(title="held-out evaluation (mean over tasks, 95% CI)")
+    table.add_column("model")
+    table.add_column("tasks", justify="right")
+    for m in METRICS:
+        table.add_column(m.replace("_", " "), justify="right")
+    for name, s in summaries.items():
+        cells = [f"{s[m]['mean']:.3f} ± {s[m]['half_width']:.3f}" for m in METRICS]
+        table.add_row(name, str(s["n_tasks"]), *cells)
+    Console(stderr=True).print(table)

@@ -1,0 +1,352 @@
+"""`golddiff report`: one self-contained HTML page from run dirs and evaluations.
+
+    from golddiff.report import build_report
+    build_report(["runs/pipeline", "runs/sync"], ["runs/eval_rl.jsonl"], "report.html")
+
+or `golddiff report runs/pipeline runs/sync --eval runs/eval_rl.jsonl -o report.html`. A run dir is what
+`golddiff train` writes (`config.yaml`, `metrics.jsonl`, `rollouts.jsonl`); an evaluation is the JSONL of
+`golddiff eval` (its `.summary.json` beside it is used when present). The page has a summary table, then
+one section per figure (reward over steps and over wall-clock time, lag histogram, ESS and mismatch KL,
+generation tokens/s, learner idle share; sync vs pipeline when both kinds of run are given; held-out
+results and examples with the model's answer beside the gold diff). A metric a run did not log gives a
+note instead of its figure. Plots are PNGs embedded as base64 (matplotlib Agg): the file needs nothing
+else. CPU only; no torch.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golddiff import report_html as page
+from golddiff import report_plots as plots
+from golddiff.report_plots import Series
+
+
+@dataclass
+class Run:
+    name: str
+    path: Path
+    mode: str  # "pipeline" | "sync" | "?"
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    lags: list[float] = field(default_factory=list)  # per trained token (from lag_hist) when logged
+
+
+@dataclass
+class Evaluation:
+    name: str
+    path: Path
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------------ load
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a torn last line of a run still going
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _lags(rows: list[dict[str, Any]]) -> list[float]:
+    """One value per trained token, from each step's `off_policy/lag_hist` (tokens at lag 0, 1, …)."""
+    lags: list[float] = []
+    for row in rows:
+        hist = row.get("off_policy/lag_hist")
+        if isinstance(hist, list):
+            for lag, count in enumerate(hist):
+                lags += [float(lag)] * int(count or 0)
+    return lags
+
+
+def load_run(run_dir: str | Path, name: str | None = None) -> Run:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: not a run dir (expected config.yaml and metrics.jsonl in it)")
+    config = _config(run_dir)
+    rows = sorted(_jsonl(run_dir / "metrics.jsonl"), key=lambda r: r.get("step", 0))
+    mode = str(config.get("mode", "?"))
+    return Run(name or run_dir.name, run_dir, mode, config, rows, _lags(rows))
+
+
+def _eval_summary(path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    meta = Path(str(path) + ".summary.json")
+    if meta.exists():
+        return json.loads(meta.read_text(encoding="utf-8")).get("summary", {})
+    from golddiff.evaluate import METRICS, mean_ci
+
+    summary: dict[str, Any] = {
+        m: mean_ci([r[f"{m}_mean"] for r in rows if f"{m}_mean" in r]) for m in METRICS
+    }
+    summary["n_tasks"] = len(rows)
+    return summary
+
+
+def load_eval(path: str | Path, name: str | None = None) -> Evaluation:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such evaluation file (write one with `golddiff eval --out`)")
+    rows = _jsonl(path)
+    label = name or path.stem.removeprefix("eval_").removeprefix("eval-")
+    return Evaluation(label, path, rows, _eval_summary(path, rows))
+
+
+# ---------------------------------------------------------------------------------------- series
+
+
+def series(runs: Sequence[Run], y: str, x: str = "step") -> list[Series]:
+    """Per run, the (x, y) points where both are finite numbers."""
+    out = []
+    for run in runs:
+        pts = [(r[x], r[y]) for r in run.rows if _num(r.get(x)) and _num(r.get(y))]
+        if pts:
+            out.append(Series(run.name, [float(a) for a, _ in pts], [float(b) for _, b in pts]))
+    return out
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def values(run: Run, key: str) -> list[float]:
+    return [float(r[key]) for r in run.rows if _num(r.get(key))]
+
+
+def mean_of(run: Run, key: str, part: str = "all", frac: float = 0.2) -> float | None:
+    """Mean of a metric over the run, or over its first / last `frac` of logged values."""
+    vals = values(run, key)
+    if not vals:
+        return None
+    k = max(1, math.ceil(len(vals) * frac))
+    chosen = vals[:k] if part == "first" else vals[-k:] if part == "last" else vals
+    return sum(chosen) / len(chosen)
+
+
+def _window(ss: Sequence[Series]) -> int:
+    longest = max((len(s.ys) for s in ss), default=0)
+    return max(3, longest // 15) if longest >= 12 else 0
+
+
+# -------------------------------------------------------------------------------------- sections
+
+
+def _missing(runs: Sequence[Run], keys: Sequence[str]) -> str:
+    if not runs:
+        return "no run dir was given"
+    return "not logged by " + ", ".join(r.name for r in runs) + ": " + ", ".join(f"`{k}`" for k in keys)
+
+
+def run_figures(runs: Sequence[Run]) -> list[page.Figure]:
+    """The per-run figures, in reading order; each a plot or a note saying what was missing."""
+    figs: list[page.Figure] = []
+    s = series(runs, "reward/mean")
+    figs.append(
+        page.Figure(
+            "Reward over training steps",
+            "Mean gold-diff reward of the answers each optimizer step trained on (−1 = format error, 1 = the "
+            "gold). Rising means the policy is learning; the faint line is per step, the bold a moving mean.",
+            plots.line_plot(s, "Reward per step", "optimizer step", "mean reward", _window(s)) if s else None,
+            _missing(runs, ["reward/mean"]),
+        )
+    )
+    s = series(runs, "reward/mean", "time/elapsed_s")
+    figs.append(
+        page.Figure(
+            "Reward over wall-clock time",
+            "The same reward against seconds since the run started: what a faster pipeline buys is a curve "
+            "that rises sooner.",
+            plots.line_plot(s, "Reward over time", "seconds", "mean reward", _window(s)) if s else None,
+            _missing(runs, ["reward/mean", "time/elapsed_s"]),
+        )
+    )
+    figs.append(_format_errors(runs))
+    figs.append(_lag_figure(runs))
+    ess, kl = (
+        series(runs, "off_policy/ess", "time/elapsed_s"),
+        series(runs, "off_policy/mismatch_kl", "time/elapsed_s"),
+    )
+    figs.append(
+        page.Figure(
+            "Off-policy health: ESS and mismatch KL",
+            "Effective sample size of the token importance weights ((Σw)²/(nΣw²), 1 = on-policy) on the left, "
+            "and the k3 KL between the sampler's and the learner's log-probs (dashed) on the right. ESS "
+            "falling or KL climbing means the samples are getting too stale for the learner.",
+            plots.twin_plot(ess, kl, "ESS and mismatch KL", "seconds", ("ESS", "mismatch KL"))
+            if ess or kl
+            else None,
+            _missing(runs, ["off_policy/ess", "off_policy/mismatch_kl"]),
+        )
+    )
+    s = series(runs, "perf/gen_tokens_per_s", "time/elapsed_s")
+    figs.append(
+        page.Figure(
+            "Generation throughput",
+            "Tokens generated per second by all actors together: Pipeline RL keeps this flat because "
+            "generation never waits for the learner.",
+            plots.line_plot(s, "Generation tokens/s", "seconds", "tokens / s", _window(s)) if s else None,
+            _missing(runs, ["perf/gen_tokens_per_s"]),
+        )
+    )
+    s = series(runs, "perf/learner_idle_frac", "time/elapsed_s")
+    figs.append(
+        page.Figure(
+            "Learner idle share",
+            "Share of each step the learner spent waiting for samples (0 = always busy). The sync loop idles "
+            "while the batch is generated; the pipeline should not.",
+            plots.line_plot(s, "Learner idle share", "seconds", "idle share", _window(s), ylim=(0, 1.02))
+            if s
+            else None,
+            _missing(runs, ["perf/learner_idle_frac"]),
+        )
+    )
+    return figs
+
+
+def _format_errors(runs: Sequence[Run]) -> page.Figure:
+    s = series(runs, "reward/format_error_rate")
+    return page.Figure(
+        "Format errors over steps",
+        "Share of answers that did not parse or apply (scored −1). A model that learns the answer format "
+        "drives this down first.",
+        plots.line_plot(s, "Format-error rate", "optimizer step", "share", _window(s), ylim=(0, 1.02))
+        if s
+        else None,
+        _missing(runs, ["reward/format_error_rate"]),
+    )
+
+
+def _lag_figure(runs: Sequence[Run]) -> page.Figure:
+    samples = [(r.name, r.lags) for r in runs if r.lags]
+    what = (
+        "How many optimizer steps behind the learner each trained token's weights were (0 = on-policy). "
+        "The admission bound caps it at `max_off_policy_steps`."
+    )
+    if samples:
+        return page.Figure("Lag histogram", what, plots.histogram(samples, "Token lag", "lag (versions)"), "")
+    per_step = [(s.label, s.ys) for s in series(runs, "off_policy/lag_mean")]
+    if per_step:
+        what += " This run logged no per-token histogram, so these are the per-step mean lags."
+        return page.Figure(
+            "Lag histogram", what, plots.histogram(per_step, "Mean lag per step", "lag", False), ""
+        )
+    return page.Figure(
+        "Lag histogram", what, None, _missing(runs, ["off_policy/lag_hist", "off_policy/lag_mean"])
+    )
+
+
+def comparison_figures(runs: Sequence[Run]) -> list[page.Figure]:
+    """Sync vs pipeline, when both kinds of run are given: reward over time, tokens/s and idle share."""
+    chosen = [r for r in runs if r.mode == "sync"][:1] + [r for r in runs if r.mode == "pipeline"][:1]
+    if len(chosen) < 2:
+        return []
+    pair = [r for r in runs if any(r is c for c in chosen)]  # in the order given, so colours match
+    labeled = [Run(f"{r.name} ({r.mode})", r.path, r.mode, r.config, r.rows) for r in pair]
+    s = series(labeled, "reward/mean", "time/elapsed_s")
+    tps = [mean_of(r, "perf/gen_tokens_per_s") or 0.0 for r in pair]
+    idle = [mean_of(r, "perf/learner_idle_frac") or 0.0 for r in pair]
+    names = [r.name for r in labeled]
+    return [
+        page.Figure(
+            "Sync vs pipeline: reward over wall-clock time",
+            "Both runs on one time axis. The same number of steps finishing earlier, or a higher reward at "
+            "the same second, is the pipeline's gain.",
+            plots.line_plot(s, "Reward over time", "seconds", "mean reward", _window(s)) if s else None,
+            "neither run logged `reward/mean` with `time/elapsed_s`",
+        ),
+        page.Figure(
+            "Sync vs pipeline: throughput and idle share",
+            "Mean generation tokens/s (left) and mean learner idle share (right) over each run.",
+            [
+                plots.bars(names, [("gen tokens/s", tps, None)], "Generation tokens/s", "tokens / s"),
+                plots.bars(names, [("learner idle share", idle, None)], "Learner idle share", "share"),
+            ],
+            "",
+        ),
+    ]
+
+
+def eval_figures(evals: Sequence[Evaluation]) -> list[page.Figure]:
+    if not evals:
+        return []
+    metrics = {}
+    for key, label in (
+        ("reward", "gold-diff reward"),
+        ("exact", "exact match"),
+        ("applied", "applies"),
+        ("format_error", "format errors"),
+        ("swerl", "SWE-RL reward"),
+    ):
+        rows = [(e.summary.get(key, {}).get("mean"), e.summary.get(key, {}).get("half_width")) for e in evals]
+        if all(_num(m) for m, _ in rows):
+            metrics[label] = [(float(m), float(h) if _num(h) else 0.0) for m, h in rows]
+    n = evals[0].summary.get("n_tasks", len(evals[0].rows))
+    return [
+        page.Figure(
+            "Held-out evaluation",
+            f"Each model's answers on the {n} held-out tasks, averaged per task, then over tasks; error bars "
+            "are 95% confidence intervals (Student's t over tasks).",
+            plots.eval_bars([e.name for e in evals], metrics, "Held-out results") if metrics else None,
+            "the evaluation files have no summary metrics",
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------------ page
+
+
+def build_report(
+    run_dirs: Sequence[str | Path],
+    eval_files: Sequence[str | Path] = (),
+    out: str | Path = "report.html",
+    title: str = "golddiff training report",
+    extra: dict[str, Any] | None = None,
+    eval_names: Sequence[str] | None = None,
+    examples: int = 4,
+) -> Path:
+    """Write the report; `extra` adds rows to the summary table (e.g. the demo's stage times)."""
+    runs = [load_run(d) for d in run_dirs]
+    evals = [load_eval(p, n) for p, n in zip(eval_files, eval_names or [None] * len(eval_files))]
+    sections = [page.summary_section(runs, evals, extra or {})]
+    if runs or not evals:  # an eval-only report has no training section
+        sections.append(page.figures_section("Training", run_figures(runs)))
+    if comparison := comparison_figures(runs):
+        sections.append(page.figures_section("Sync vs Pipeline RL", comparison))
+    if evals:
+        sections.append(page.figures_section("Held-out evaluation", eval_figures(evals)))
+        sections.append(page.examples_section(evals, examples))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page.document(title, sections), encoding="utf-8")
+    return out
+
+
+def escape(text: Any) -> str:
+    return html.escape(str(text))
