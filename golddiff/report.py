@@ -164,35 +164,41 @@ def _missing(runs: Sequence[Run], keys: Sequence[str]) -> str:
     return "not logged by " + ", ".join(r.name for r in runs) + ": " + ", ".join(f"`{k}`" for k in keys)
 
 
+def _line_figure(
+    runs: Sequence[Run], title: str, text: str, y: str, x: str, labels: tuple[str, str, str], **kw: Any
+) -> page.Figure:
+    """A figure of metric `y` against `x` for every run (a moving mean over long runs), or a note."""
+    s = series(runs, y, x)
+    plot = plots.line_plot(s, *labels, _window(s), **kw) if s else None
+    return page.Figure(title, text, plot, _missing(runs, [y] if x == "step" else [y, x]))
+
+
 def run_figures(runs: Sequence[Run]) -> list[page.Figure]:
     """The per-run figures, in reading order; each a plot or a note saying what was missing."""
-    figs: list[page.Figure] = []
-    s = series(runs, "reward/mean")
-    figs.append(
-        page.Figure(
+    elapsed = "time/elapsed_s"
+    figs = [
+        _line_figure(
+            runs,
             "Reward over training steps",
             "Mean gold-diff reward of the answers each optimizer step trained on (−1 = format error, 1 = the "
             "gold). Rising means the policy is learning; the faint line is per step, the bold a moving mean.",
-            plots.line_plot(s, "Reward per step", "optimizer step", "mean reward", _window(s)) if s else None,
-            _missing(runs, ["reward/mean"]),
-        )
-    )
-    s = series(runs, "reward/mean", "time/elapsed_s")
-    figs.append(
-        page.Figure(
+            "reward/mean",
+            "step",
+            ("Reward per step", "optimizer step", "mean reward"),
+        ),
+        _line_figure(
+            runs,
             "Reward over wall-clock time",
             "The same reward against seconds since the run started: what a faster pipeline buys is a curve "
             "that rises sooner.",
-            plots.line_plot(s, "Reward over time", "seconds", "mean reward", _window(s)) if s else None,
-            _missing(runs, ["reward/mean", "time/elapsed_s"]),
-        )
-    )
-    figs.append(_format_errors(runs))
-    figs.append(_lag_figure(runs))
-    ess, kl = (
-        series(runs, "off_policy/ess", "time/elapsed_s"),
-        series(runs, "off_policy/mismatch_kl", "time/elapsed_s"),
-    )
+            "reward/mean",
+            elapsed,
+            ("Reward over time", "seconds", "mean reward"),
+        ),
+        _format_errors(runs),
+        _lag_figure(runs),
+    ]
+    ess, kl = series(runs, "off_policy/ess", elapsed), series(runs, "off_policy/mismatch_kl", elapsed)
     figs.append(
         page.Figure(
             "Off-policy health: ESS and mismatch KL",
@@ -205,26 +211,27 @@ def run_figures(runs: Sequence[Run]) -> list[page.Figure]:
             _missing(runs, ["off_policy/ess", "off_policy/mismatch_kl"]),
         )
     )
-    s = series(runs, "perf/gen_tokens_per_s", "time/elapsed_s")
     figs.append(
-        page.Figure(
+        _line_figure(
+            runs,
             "Generation throughput",
             "Tokens generated per second by all actors together: Pipeline RL keeps this flat because "
             "generation never waits for the learner.",
-            plots.line_plot(s, "Generation tokens/s", "seconds", "tokens / s", _window(s)) if s else None,
-            _missing(runs, ["perf/gen_tokens_per_s"]),
+            "perf/gen_tokens_per_s",
+            elapsed,
+            ("Generation tokens/s", "seconds", "tokens / s"),
         )
     )
-    s = series(runs, "perf/learner_idle_frac", "time/elapsed_s")
     figs.append(
-        page.Figure(
+        _line_figure(
+            runs,
             "Learner idle share",
             "Share of each step the learner spent waiting for samples (0 = always busy). The sync loop idles "
             "while the batch is generated; the pipeline should not.",
-            plots.line_plot(s, "Learner idle share", "seconds", "idle share", _window(s), ylim=(0, 1.02))
-            if s
-            else None,
-            _missing(runs, ["perf/learner_idle_frac"]),
+            "perf/learner_idle_frac",
+            elapsed,
+            ("Learner idle share", "seconds", "idle share"),
+            ylim=(0, 1.02),
         )
     )
     return figs

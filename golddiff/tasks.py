@@ -57,6 +57,7 @@ __all__ = [
     "make_task",
     "pairs_from_episode",
     "preference_pairs",
+    "read_split",
     "read_tasks_parquet",
     "render_answer",
     "request_text",
@@ -394,3 +395,18 @@ def iter_tasks_parquet(path: str | Path) -> Iterator[Task]:
 
 def read_tasks_parquet(path: str | Path) -> list[Task]:
     return list(iter_tasks_parquet(path))
+
+
+def read_split(path: str | Path, split: str, limit: int | None = None) -> list[Task]:
+    """The tasks of `split` ("all" for every task) in `path`, the first `limit` of them if given.
+
+    Raises ValueError naming the file when it cannot be read or holds no task of that split."""
+    try:
+        tasks = read_tasks_parquet(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e}; expected tasks.parquet from `golddiff tasks`") from e
+    chosen = tasks if split == "all" else [t for t in tasks if t.split == split]
+    if not chosen:
+        splits = sorted({t.split for t in tasks})
+        raise ValueError(f"no task in split {split!r} of {path} (it has: {', '.join(splits) or 'none'})")
+    return chosen[:limit] if limit is not None else chosen

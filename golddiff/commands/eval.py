@@ -33,25 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no table")
 
 
-def select_tasks(path: str, split: str, limit: int | None):
-    from golddiff.tasks import read_tasks_parquet
-
-    tasks = read_tasks_parquet(path)
-    chosen = tasks if split == "all" else [t for t in tasks if t.split == split]
-    return chosen[:limit] if limit is not None else chosen
-
-
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading
     from golddiff.evaluate import EvalSettings, summary_line, write_eval
+    from golddiff.tasks import read_split
 
     try:
-        tasks = select_tasks(args.tasks, args.split, args.limit)
-    except OSError as e:
-        print(f"golddiff eval: cannot read {args.tasks}: {e}", file=sys.stderr)
-        return 2
-    if not tasks:
-        print(f"golddiff eval: no task in split {args.split!r} of {args.tasks}", file=sys.stderr)
+        tasks = read_split(args.tasks, args.split, args.limit)
+    except ValueError as e:
+        print(f"golddiff eval: {e}", file=sys.stderr)
         return 1
     settings = EvalSettings(
         samples=args.samples,

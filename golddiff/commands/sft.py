@@ -46,16 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading
     from golddiff.sft import SFTConfig, total_steps
-    from golddiff.tasks import read_tasks_parquet
+    from golddiff.tasks import read_split
 
     try:
-        tasks = read_tasks_parquet(args.tasks)
-    except OSError as e:
-        print(f"golddiff sft: cannot read {args.tasks}: {e}", file=sys.stderr)
-        return 2
-    chosen = tasks if args.split == "all" else [t for t in tasks if t.split == args.split]
-    if not chosen:
-        print(f"golddiff sft: no task in split {args.split!r} of {args.tasks}", file=sys.stderr)
+        chosen = read_split(args.tasks, args.split)
+    except ValueError as e:
+        print(f"golddiff sft: {e}", file=sys.stderr)
         return 1
     config = SFTConfig(
         model=args.model,
