@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from golddiff.commands.simulate import split_override_args
+from golddiff.config import split_override_args
 from golddiff.sim_calibrate import calibrate
 from golddiff.sim_config import LengthSampler, load_config, parse_overrides
 from golddiff.sim_report import step_metrics, summary, write_run_dir

@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from golddiff.config import accept_overrides
+
 HELP = "simulate sync vs Pipeline RL on a cluster"
 
 
@@ -43,37 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = (
         "Override any config key with --a.b=value (YAML value), e.g. --rl.max_off_policy_steps=2 --steps=20."
     )
-    _accept_overrides(p)
-
-
-def _accept_overrides(p: argparse.ArgumentParser) -> None:
-    """argparse has no notion of `--a.b=value`: set such arguments aside before it parses, as
-    `args.overrides`, so the config (not argparse) judges them and names the valid keys."""
-    known = {s for action in p._actions for s in action.option_strings}
-    parse_known_args = p.parse_known_args
-
-    def split_overrides(args=None, namespace=None):
-        overrides, rest = split_override_args(list(sys.argv[1:] if args is None else args), known)
-        ns, unparsed = parse_known_args(rest, namespace)
-        ns.overrides = overrides
-        return ns, unparsed
-
-    p.parse_known_args = split_overrides  # type: ignore[method-assign]
-
-
-def split_override_args(args: list[str], known: set[str]) -> tuple[list[str], list[str]]:
-    """(['--a.b=v', ...], the other arguments); `--a.b v` is read as `--a.b=v`."""
-    overrides, rest, i = [], [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--") and arg.split("=", 1)[0] not in known and arg != "--":
-            if "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("--"):
-                arg, i = f"{arg}={args[i + 1]}", i + 1
-            overrides.append(arg if "=" in arg else f"{arg}=true")
-        else:
-            rest.append(arg)
-        i += 1
-    return overrides, rest
+    accept_overrides(p)
 
 
 def run_simulation(args: argparse.Namespace) -> int:
