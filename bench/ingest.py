@@ -16,7 +16,6 @@ Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import random
@@ -26,6 +25,8 @@ import sysconfig
 import time
 import uuid
 from pathlib import Path
+
+from golddiff.traces.claude_code_patch import structured_patch
 
 HERE = Path(__file__).resolve().parent
 REJECT = (
@@ -96,23 +97,6 @@ class SessionWriter:
         self._env("user", message={"role": "user", "content": [block]}, **extra)
 
 
-def _patch(old: str, new: str) -> list[dict]:
-    a, b = old.splitlines(), new.splitlines()
-    hunks = []
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
-        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
-        lines = []
-        for tag, a1, a2, b1, b2 in group:
-            if tag == "equal":
-                lines += [" " + x for x in a[a1:a2]]
-            else:
-                lines += ["-" + x for x in a[a1:a2]] + ["+" + x for x in b[b1:b2]]
-        hunks.append(
-            {"oldStart": i1 + 1, "oldLines": i2 - i1, "newStart": j1 + 1, "newLines": j2 - j1, "lines": lines}
-        )
-    return hunks
-
-
 def _edit(ses: SessionWriter, path: str, content: str, rng: random.Random) -> str:
     lines = content.splitlines(keepends=True)
     k = rng.randrange(max(1, len(lines) - 6))
@@ -130,7 +114,7 @@ def _edit(ses: SessionWriter, path: str, content: str, rng: random.Random) -> st
         "oldString": old,
         "newString": new,
         "originalFile": content,
-        "structuredPatch": _patch(content, after),
+        "structuredPatch": structured_patch(content, after),
         "userModified": False,
         "replaceAll": False,
     }

@@ -12,9 +12,10 @@ Two realistic sessions on small projects, in the real on-disk formats:
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
+
+from golddiff.traces.claude_code_patch import structured_patch
 
 OUT = Path(__file__).resolve().parents[1] / "golddiff" / "examples"
 REJECT = (
@@ -43,23 +44,6 @@ class Stock:
     def level(self, name):
         return self.items.get(name, 0)
 '''
-
-
-def structured_patch(old: str, new: str) -> list[dict]:
-    a, b = old.splitlines(), new.splitlines()
-    hunks = []
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
-        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
-        lines = []
-        for tag, a1, a2, b1, b2 in group:
-            if tag == "equal":
-                lines += [" " + x for x in a[a1:a2]]
-            else:
-                lines += ["-" + x for x in a[a1:a2]] + ["+" + x for x in b[b1:b2]]
-        hunks.append(
-            {"oldStart": i1 + 1, "oldLines": i2 - i1, "newStart": j1 + 1, "newLines": j2 - j1, "lines": lines}
-        )
-    return hunks
 
 
 class ClaudeSession:

@@ -6,9 +6,7 @@ The hand-made fixture tests are in test_claude_code.py.
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 import tempfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import Episode
 from golddiff.traces import claude_code
 from golddiff.traces.builder import IngestReport, ReadOptions
+from golddiff.traces.claude_code_patch import structured_patch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude_code"
 
@@ -41,25 +40,6 @@ def _claude_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str 
     if n > 1 and not replace_all:
         return None, f"Found {n} matches of the string to replace, but replace_all is false."
     return (text.replace(search, new) if replace_all else text.replace(search, new, 1)), ""
-
-
-def _jsdiff_patch(before: str, after: str) -> list[dict]:
-    """Hunks as jsdiff's structuredPatch writes them (3 lines of context, leading tabs as spaces)."""
-    a, b = before.splitlines(), after.splitlines()
-    hunks = []
-    for g in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
-        lines = []
-        for tag, i1, i2, j1, j2 in g:
-            same = tag == "equal"
-            lines += (
-                [" " + s for s in a[i1:i2]]
-                if same
-                else ["-" + s for s in a[i1:i2]] + ["+" + s for s in b[j1:j2]]
-            )
-        lines = [re.sub(r"^([ +-])(\t+)", lambda m: m[1] + "  " * len(m[2]), s) for s in lines]
-        sizes = {"oldStart": g[0][1] + 1, "oldLines": g[-1][2] - g[0][1], "newStart": g[0][3] + 1}
-        hunks.append({**sizes, "newLines": g[-1][4] - g[0][3], "lines": lines})
-    return hunks
 
 
 class _EditLog:
@@ -101,7 +81,7 @@ def _session(steps: list[tuple[str, str, bool]], base: str, logged: bool) -> tup
                 f"e{i}", "Edit", inp, f"<tool_use_error>{error}</tool_use_error>", True, "Error: " + error
             )
             continue
-        patch = _jsdiff_patch(text, after)
+        patch = structured_patch(text, after)
         tur = {
             "filePath": "/w/f.py",
             "oldString": old,

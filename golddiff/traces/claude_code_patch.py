@@ -14,6 +14,7 @@ edits have no `toolUseResult`: there the known file state is all there is. Pure 
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -143,6 +144,26 @@ def parse_hunks(patch: object) -> list[Hunk] | None:
             if ln[:1] in (" ", "+"):
                 new.append(body)
         hunks.append(Hunk(old_start, new_start, old, new))
+    return hunks
+
+
+def structured_patch(before: str, after: str) -> list[dict]:
+    """`before` -> `after` as Claude Code logs it: jsdiff hunks with 3 lines of context, lines without their
+    newline and leading tabs shown as two spaces each (what `parse_hunks` reads back)."""
+    a, b = before.splitlines(), after.splitlines()
+    hunks = []
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        lines = []
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                lines += [" " + s for s in a[x1:x2]]
+            else:
+                lines += ["-" + s for s in a[x1:x2]] + ["+" + s for s in b[y1:y2]]
+        lines = [line[0] + _LEADING_TABS.sub(lambda m: "  " * len(m[0]), line[1:]) for line in lines]
+        hunks.append(
+            {"oldStart": i1 + 1, "oldLines": i2 - i1, "newStart": j1 + 1, "newLines": j2 - j1, "lines": lines}
+        )
     return hunks
 
 
