@@ -196,29 +196,32 @@ def _find(lines: list[str], block: list[str], hint: int) -> int:
     return min(starts, key=lambda k: abs(k - hint)) if starts else -1
 
 
-def patched_lines(before: str | None, hunks: list[Hunk]) -> list[str] | None:
-    """The file's lines after the logged patch (tabs shown as spaces); None if a hunk does not match."""
-    lines, offset = norm_lines(before), 0
+def _walk(lines: list[str], hunks: list[Hunk], forward: bool) -> list[str] | None:
+    """`lines` with every hunk applied (old -> new), or undone (new -> old) when not `forward`; each hunk is
+    looked for nearest its logged start; None if one does not match."""
+    offset = 0
     for h in hunks:
-        at = _find(lines, h.old, h.old_start - 1 + offset)
+        frm, to, start = (h.old, h.new, h.old_start) if forward else (h.new, h.old, h.new_start)
+        at = _find(lines, frm, start - 1 + offset)
         if at < 0:
             return None
-        lines[at : at + len(h.old)] = h.new
-        offset += len(h.new) - len(h.old)
+        lines[at : at + len(frm)] = to
+        offset += len(to) - len(frm)
     return lines
+
+
+def patched_lines(before: str | None, hunks: list[Hunk]) -> list[str] | None:
+    """The file's lines after the logged patch (tabs shown as spaces); None if a hunk does not match."""
+    return _walk(norm_lines(before), hunks, forward=True)
 
 
 def unpatch(after: str, hunks: list[Hunk]) -> str | None:
     """The file before a patch, from the file after it (a Write 'update' logged without originalFile)."""
     if "\t" in after:
         return None  # the patch shows tabs as spaces: going back would lose them
-    lines, offset = norm_lines(after), 0
-    for h in hunks:
-        at = _find(lines, h.new, h.new_start - 1 + offset)
-        if at < 0:
-            return None
-        lines[at : at + len(h.new)] = h.old
-        offset += len(h.old) - len(h.new)
+    lines = _walk(norm_lines(after), hunks, forward=False)
+    if lines is None:
+        return None
     return "\n".join(lines) + ("\n" if lines and after.endswith("\n") else "")
 
 

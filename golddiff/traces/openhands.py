@@ -225,13 +225,19 @@ class _Edits:
     def propose(self, call_id: str, tool: str, args: dict, where: int | str) -> None:
         self.pending[call_id] = (tool, args, where)
 
-    def applied(self, call_id: str, old: str | None, new: str | None, prev_exist: bool | None) -> None:
+    def _take(self, call_id: str) -> tuple[str, dict, int | str, str] | None:
+        """(tool, args, where, repo-relative path) of the proposed edit `call_id`, now answered; None if it is not
+        pending or its path is outside the repo."""
         if call_id not in self.pending:
-            return
+            return None
         tool, args, where = self.pending.pop(call_id)
         rel = self.b.rel(str(args.get("path", "")), where)
-        if rel is None:
+        return None if rel is None else (tool, args, where, rel)
+
+    def applied(self, call_id: str, old: str | None, new: str | None, prev_exist: bool | None) -> None:
+        if (taken := self._take(call_id)) is None:
             return
+        tool, args, where, rel = taken
         old = old if isinstance(old, str) else None
         new = new if isinstance(new, str) else None
         if new is None:  # no contents in the observation: replay the command on what is known
@@ -245,12 +251,9 @@ class _Edits:
         self.b.apply_edit(rel, before, new, tool, call_id=call_id)
 
     def refused(self, call_id: str, status: str, reason: str | None) -> None:
-        if call_id not in self.pending:
+        if (taken := self._take(call_id)) is None:
             return
-        tool, args, where = self.pending.pop(call_id)
-        rel = self.b.rel(str(args.get("path", "")), where)
-        if rel is None:
-            return
+        tool, args, _, rel = taken
         cur = self.b.files.get(rel)
         old, new = self._replay(rel, args)
         self.b.propose_edit(
