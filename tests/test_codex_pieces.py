@@ -4,17 +4,15 @@ partial-file model (`codex_files`), and property tests that random patch sequenc
 The reader on whole rollout files is tested in test_codex.py.
 """
 
-import json
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_codex import item, patch_call, read, write_rollout  # the rollout writers test_codex owns
 
 from golddiff.diffs import apply_patch
 from golddiff.diffs.apply_patch import PatchChunk, PatchOp
-from golddiff.traces import codex
-from golddiff.traces.builder import IngestReport, ReadOptions
 from golddiff.traces.codex_files import FileStates
 from golddiff.traces.codex_records import (
     ShellCommand,
@@ -24,28 +22,6 @@ from golddiff.traces.codex_records import (
     shell_command,
     tool_output,
 )
-
-
-def read(path):
-    report = IngestReport(quiet=True)
-    return list(codex.read(path, report, ReadOptions())), report
-
-
-def write_rollout(path, *records, cwd="/w"):
-    """A rollout: session_meta, a user request, then `records` ((type, payload) pairs)."""
-    head = [("session_meta", {"id": "s-1", "cwd": cwd, "cli_version": "0.50.0"})]
-    head.append(item(type="message", role="user", content=[{"type": "input_text", "text": "go"}]))
-    lines = (json.dumps({"timestamp": "t", "type": kind, "payload": p}) for kind, p in [*head, *records])
-    path.write_text("".join(line + "\n" for line in lines))
-    return path
-
-
-def item(**payload):
-    return ("response_item", payload)
-
-
-def patch_call(call_id, text):
-    return item(type="custom_tool_call", call_id=call_id, name="apply_patch", input=text)
 
 
 def patch_output(call_id, output):
