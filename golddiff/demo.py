@@ -26,10 +26,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from golddiff.config import Strict
 from golddiff.tasks import Task
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -39,8 +42,7 @@ DEMO_SYSTEM_PROMPT = (
 )
 
 
-@dataclass
-class DemoSettings:
+class DemoSettings(Strict):
     out: Path = Path("runs/demo")
     seed: int = 0
     bugs: int = 500  # stdlib bug-fix episodes to mine
@@ -50,7 +52,7 @@ class DemoSettings:
     max_len: int = 1024  # tokens of prompt + answer, everywhere
     # torch threads of the SFT stage (RL: one per process; eval: one). Two are ~1.9x faster on idle cores
     # and far slower on cores other work is using: pass 1 on a busy machine.
-    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    threads: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1))
     sft_steps: int = 160
     sft_lr: float = 3e-3
     sft_batch: int = 8
@@ -364,4 +366,4 @@ def demo_summary(
 
 
 def _settings_json(s: DemoSettings) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(s).items()}
+    return s.model_dump(mode="json")

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, files_diff, parse_answer
 from golddiff.reward import prepare, score, swerl_score
 from golddiff.tasks import Task
@@ -34,8 +35,7 @@ from golddiff.tasks import Task
 METRICS = ("reward", "exact", "applied", "format_error", "swerl")
 
 
-@dataclass
-class EvalSettings:
+class EvalSettings(Strict):
     samples: int = 4  # answers per task
     temperature: float = 1.0
     max_new_tokens: int = 256
@@ -271,7 +271,7 @@ def write_eval(result: EvalResult, path: str | Path) -> None:
         for t in result.tasks:
             row = asdict(t) | {f"{m}_mean": t.mean(m) for m in METRICS} | {"model": result.model}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    meta = {"model": result.model, "settings": asdict(result.settings), "summary": result.summary}
+    meta = {"model": result.model, "settings": result.settings.model_dump(), "summary": result.summary}
     meta["skipped_too_long"] = result.skipped_too_long
     Path(str(path) + ".summary.json").write_text(json.dumps(meta, indent=2) + "\n")
 

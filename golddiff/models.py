@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
 
+from golddiff.config import torch_dtype
+
 SPECIAL_TOKENS = (
     "<|bos|>",
     "<|eos|>",
@@ -201,10 +203,6 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     return AutoTokenizer.from_pretrained(name_or_path)
 
 
-def _as_dtype(dtype: torch.dtype | str) -> torch.dtype:
-    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
-
-
 def load_model(
     name_or_path: str | Path = "tiny",
     dtype: torch.dtype | str = torch.float32,
@@ -212,7 +210,7 @@ def load_model(
     seed: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
     """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), a directory, or a hub id."""
-    dtype = _as_dtype(dtype)
+    dtype = torch_dtype(dtype)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)
     else:

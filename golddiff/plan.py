@@ -37,8 +37,10 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from pydantic import ConfigDict
 
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+from golddiff.config import DTYPE_BYTES, Strict, parse_dtype
+
 KINDS = ("fsdp", "hsdp", "fsdp+tp", "fsdp+pp")  # simplest first: the order the recommendation tries
 
 
@@ -206,8 +208,9 @@ def resolve_model(spec: str) -> ModelShape:
     return shape_from_hf_config(spec)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Strict):
+    model_config = ConfigDict(frozen=True)
+
     gpus: int
     seq_len: int
     global_batch_tokens: int
@@ -318,7 +321,7 @@ def memory_per_gpu(model: ModelShape, s: Settings, lay: Layout, mb: int, ckpt: b
 
 def _comm(model: ModelShape, hw: Hardware, s: Settings, lay: Layout, mb: int, n_mb: int, ckpt: bool):
     """(overlapped, exposed) communication seconds per optimizer step."""
-    gpn, red = hw.gpus_per_node, DTYPE_BYTES[s.reduce_dtype]
+    gpn, red = hw.gpus_per_node, DTYPE_BYTES[parse_dtype(s.reduce_dtype)]
     stage_params = model.params / (lay.tp * lay.pp)
     per_byte = collective_s_per_byte(hw, s, lay.shard, _per_node(lay.shard, lay.tp, gpn))
     all_gather, reduce_scatter = 2 * stage_params * per_byte, red * stage_params * per_byte
@@ -401,7 +404,7 @@ def fsdp_crossover(model: ModelShape, hw: Hardware, s: Settings) -> tuple[float,
     Also the book's simple form C_eff / W_eff (bf16 everywhere, attention ignored)."""
     per_byte = collective_s_per_byte(hw, s, s.gpus, hw.gpus_per_node)
     rate = s.mfu * hw.peak_bf16_flops
-    bytes_moved = (2 + 2 + DTYPE_BYTES[s.reduce_dtype]) * model.params
+    bytes_moved = (2 + 2 + DTYPE_BYTES[parse_dtype(s.reduce_dtype)]) * model.params
     exact = bytes_moved * per_byte * rate / flops_per_token(model, s)
     simple = rate * per_byte
     return exact, simple
@@ -494,7 +497,7 @@ def plan_to_dict(plan: Plan) -> dict:
     return {
         "model": asdict(plan.model),
         "hardware": asdict(plan.hardware),
-        "settings": asdict(plan.settings),
+        "settings": plan.settings.model_dump(),
         "tokens_per_gpu": plan.tokens_per_gpu,
         "crossover_tokens": plan.crossover_tokens,
         "crossover_simple_tokens": plan.crossover_simple_tokens,

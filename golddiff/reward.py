@@ -47,8 +47,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, normalize_text, parse_answer, parse_unified_diff
 from golddiff.reward_units import (
     TEXT_KINDS,
@@ -71,17 +72,17 @@ if TYPE_CHECKING:
 KINDS3 = ("change", "context", "location")  # the kinds scored (change = added + removed units)
 
 
-class UnitWeights(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class UnitWeights(Strict):
+    model_config = ConfigDict(frozen=True)
     change: float = Field(0.6, ge=0)
     context: float = Field(0.2, ge=0)
     location: float = Field(0.2, ge=0)
 
 
-class RewardSettings(BaseModel):
+class RewardSettings(Strict):
     """Settings of the gold-diff reward; unknown keys are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
     weights: UnitWeights = UnitWeights()
     penalty_lambda: float = Field(0.5, ge=0, le=2)  # weight of the negatives' penalty
     ngram_max: int = Field(6, ge=1, le=12)  # character n-grams, n = 1..ngram_max

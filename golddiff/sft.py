@@ -23,12 +23,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
 from golddiff.models import load_model, save_model
@@ -37,8 +38,7 @@ from golddiff.tasks import Task
 IGNORE = -100
 
 
-@dataclass
-class SFTConfig:
+class SFTConfig(Strict):
     model: str = "tiny"  # "tiny", "small", a directory or a hub id
     steps: int | None = None  # optimizer steps; None = `epochs` passes over the data
     epochs: float = 1.0
@@ -289,7 +289,7 @@ def save_sft(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, tokenizer, out)
-    (out / "sft_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    (out / "sft_config.json").write_text(json.dumps(config.model_dump(), indent=2) + "\n")
     with open(out / "sft_metrics.jsonl", "w", encoding="utf-8") as f:
         for row in history:
             f.write(json.dumps(row) + "\n")

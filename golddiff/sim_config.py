@@ -1,5 +1,5 @@
-"""The `golddiff simulate` config: pydantic models that reject unknown keys, YAML loading, `--a.b=value`
-overrides, and the output-length distributions (log-normal from a median and p99, or empirical from a run).
+"""The `golddiff simulate` config: pydantic models that reject unknown keys (loaded from YAML with `--a.b=value`
+overrides by `golddiff.config`), and the output-length distributions (log-normal from a median and p99, or empirical from a run).
 
 Every throughput figure left empty (`null`) is derived from the model size and the GPU's figures in
 golddiff/data/hardware.yaml (see `derived_engine`, `derived_learner_rate`); give a number to override.
@@ -12,33 +12,30 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
+
+from golddiff.config import Strict, load_config
 
 Mode = Literal["sync", "one_step_off", "pipeline"]
 Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     params_b: float = Field(7.0, gt=0, description="parameters, billions")
     kv_bytes_per_token: float | None = Field(
         None, description="bf16 KV cache bytes per token; null: from shape"
     )
 
 
-class ClusterConfig(_Strict):
+class ClusterConfig(Strict):
     gpu: str = "h100"
     gen_gpus: int = Field(4, ge=1, description="GPUs running generation engines (one_step_off, pipeline)")
     train_gpus: int = Field(4, ge=1, description="GPUs running the learner (one_step_off, pipeline)")
 
 
-class SyncConfig(_Strict):
+class SyncConfig(Strict):
     """Conventional RL: generate a round of optimizer_steps_per_batch x samples_per_step samples with one set
     of weights, wait for the last, train that many optimizer steps, broadcast."""
 
@@ -46,7 +43,7 @@ class SyncConfig(_Strict):
     optimizer_steps_per_batch: int = Field(1, ge=1, description="G: steps trained per generated round")
 
 
-class EngineConfig(_Strict):
+class EngineConfig(Strict):
     """Decode step time = step_base_s + step_per_seq_s·active + step_per_ctx_token_s·(context tokens)."""
 
     gpus_per_engine: int = Field(1, ge=1)
@@ -61,13 +58,13 @@ class EngineConfig(_Strict):
     decode_mfu: float = Field(0.5, gt=0, le=1, description="share of peak for decode/prefill matmuls")
 
 
-class LearnerConfig(_Strict):
+class LearnerConfig(Strict):
     tokens_per_s_per_gpu: float | None = Field(None, gt=0, description="null: mfu·peak / (6·params)")
     mfu: float = Field(0.35, gt=0, le=1)
     step_overhead_s: float = Field(1.0, ge=0, description="optimizer step, logging, fixed per step")
 
 
-class WeightsConfig(_Strict):
+class WeightsConfig(Strict):
     """Broadcast of new weights to the engines: bytes ÷ bandwidth + latency (or a measured broadcast_s)."""
 
     bytes: float | None = Field(None, gt=0, description="null: 2 bytes per parameter (bf16)")
@@ -76,7 +73,7 @@ class WeightsConfig(_Strict):
     broadcast_s: float | None = Field(None, ge=0, description="measured total; overrides the formula")
 
 
-class RLConfig(_Strict):
+class RLConfig(Strict):
     samples_per_step: int = Field(256, ge=1, description="samples per optimizer step (batch)")
     group_size: int = Field(
         8, ge=1, description="samples per prompt; a group is admitted and trained together"
@@ -98,7 +95,7 @@ class RLConfig(_Strict):
         return self
 
 
-class LengthConfig(_Strict):
+class LengthConfig(Strict):
     kind: Literal["lognormal", "empirical"] = "lognormal"
     median: float = Field(1000.0, gt=0)
     p99: float = Field(6000.0, gt=0)
@@ -115,7 +112,7 @@ class LengthConfig(_Strict):
         return self
 
 
-class SimConfig(_Strict):
+class SimConfig(Strict):
     name: str = "simulation"
     seed: int = 0
     steps: int = Field(50, ge=1, description="optimizer steps to simulate per mode")
@@ -130,73 +127,9 @@ class SimConfig(_Strict):
     lengths: LengthConfig = Field(default_factory=LengthConfig)
 
 
-def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    keys = []
-    for name, info in model.model_fields.items():
-        sub = info.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel):
-            keys += _valid_keys(sub, f"{prefix}{name}.")
-        else:
-            keys.append(prefix + name)
-    return keys
-
-
-def _keys_at(loc: tuple) -> list[str]:
-    """The keys one level below `loc` (a path of section names) in SimConfig."""
-    model: type[BaseModel] = SimConfig
-    for part in loc:
-        model = model.model_fields[str(part)].annotation  # type: ignore[assignment]
-    prefix = "".join(f"{p}." for p in loc)
-    return [prefix + name for name in model.model_fields]
-
-
-def _explain(error: ValidationError, source: str) -> str:
-    lines = []
-    for e in error.errors():
-        where = ".".join(str(x) for x in e["loc"])
-        if e["type"] == "extra_forbidden":
-            lines.append(f"unknown key {where!r}; valid keys here: {', '.join(_keys_at(e['loc'][:-1]))}")
-        else:
-            lines.append(f"{where}: {e['msg']}")
-    return f"{source}: " + "; ".join(lines)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """['--rl.max_off_policy_steps=2', 'steps=10'] -> nested dict; values are parsed as YAML scalars."""
-    nested: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.lstrip("-").partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r}: expected --a.b=value")
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return nested
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
-
-
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> SimConfig:
+def load_sim_config(path: str | Path | None, overrides: list[str] | None = None) -> SimConfig:
     """A SimConfig from YAML (or defaults) plus dotted overrides; errors name the file and valid keys."""
-    raw: dict = {}
-    if path is not None:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-    raw = _merge(raw, parse_overrides(overrides or []))
-    try:
-        return SimConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ValueError(_explain(e, str(path or "config"))) from None
+    return load_config(SimConfig, path, overrides)
 
 
 # ---------------------------------------------------------------- output lengths

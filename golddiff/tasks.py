@@ -25,8 +25,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from golddiff.config import Strict
 from golddiff.diffs import (
     PatchError,
     answer_from_diff,
@@ -73,24 +74,20 @@ class TaskError(ValueError):
     """An episode that cannot make a task; the message says why."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TaskSettings(_Model):
+class TaskSettings(Strict):
     max_prompt_tokens: int = Field(8000, ge=1024)  # the prompt's budget, in approximate tokens
     chars_per_token: float = Field(4.0, gt=0)  # tokens ≈ characters / chars_per_token
     include_followups: bool = True  # later user messages of the episode go into the request
     max_gold_answer_chars: int = Field(100_000, ge=1)  # a longer gold answer makes no task (reward caps)
 
 
-class Gold(_Model):
+class Gold(Strict):
     files: dict[str, str | None]  # task path -> accepted content (None = deleted)
     answer: str  # SEARCH/REPLACE blocks that turn base_files into files
     diff: str  # unified diff base_files -> files
 
 
-class Negative(_Model):
+class Negative(Strict):
     edit_id: str
     path: str
     status: str = "rejected"
@@ -100,7 +97,7 @@ class Negative(_Model):
     answer: str = ""  # the attempt as SEARCH/REPLACE blocks
 
 
-class Task(_Model):
+class Task(Strict):
     task_id: str
     episode_id: str
     split: str = "train"

@@ -136,7 +136,9 @@ def test_config_overrides_coerce_types_and_unknown_keys_list_valid_ones(tmp_path
     }
     cfg = load_train_config("configs/test-tiny.yaml", ["--rl.group_size=6", "--mode=sync"])
     assert cfg.rl.group_size == 6 and cfg.max_lag == 0 and cfg.queue_groups == cfg.rl.prompts_per_step
-    with pytest.raises(ConfigError, match=r"unknown key 'actors.gpus'; valid keys here: count, max_batch"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'actors.gpus'; valid keys here: actors.count, actors.max_batch"
+    ):
         load_train_config("configs/test-tiny.yaml", ["--actors.gpus=1"])
     with pytest.raises(ConfigError, match="exactly one of data.tasks"):
         load_train_config("configs/test-tiny.yaml", ["--data.tasks=x.parquet"])

@@ -111,13 +111,13 @@ def run_checks(
     """Run the checks in `only` on `model` (the learner's weights, normally fp32) for `config` (a
     TrainConfig). Dtypes default to the config's: `model.dtype` for the engine, `model.learner_dtype` for the
     learner's compute; a check's figures are what the run would see with them."""
-    from golddiff.checks.common import as_dtype
+    from golddiff.config import torch_dtype
 
     unknown = [name for name in only if name not in CHECKS]
     if unknown:
         raise ValueError(f"unknown check(s) {', '.join(unknown)}; expected some of {', '.join(CHECKS)}")
-    engine_dtype = as_dtype(engine_dtype or config.model.dtype)
-    learner_dtype = as_dtype(learner_dtype or config.model.learner_dtype)
+    engine_dtype = torch_dtype(engine_dtype or config.model.dtype)
+    learner_dtype = torch_dtype(learner_dtype or config.model.learner_dtype)
     run = _Run(model, tokenizer, config, engine_dtype, learner_dtype, quick, seed)
     return [getattr(run, name)() for name in only]
 

@@ -49,11 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_simulation(args: argparse.Namespace) -> int:
-    from golddiff.sim_config import load_config
+    from golddiff.sim_config import load_sim_config
     from golddiff.sim_report import compare, print_table, summary, write_outputs
     from golddiff.simulate import simulate
 
-    cfg = load_config(args.config, getattr(args, "overrides", []))
+    cfg = load_sim_config(args.config, getattr(args, "overrides", []))
     results = simulate(cfg)
     print_table(cfg, results)
     if args.out:

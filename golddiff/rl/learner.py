@@ -34,6 +34,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from golddiff.config import torch_dtype
 from golddiff.rl.batch import (
     TokenAccounting,
     TrainBatch,
@@ -145,7 +146,7 @@ class Learner:
         if cfg.rl.lora.enabled:
             model = apply_lora(model, cfg)
         self.policy = PolicyModel(model)
-        self.compute_dtype = getattr(torch, cfg.model.learner_dtype)
+        self.compute_dtype = torch_dtype(cfg.model.learner_dtype)
         if self.world > 1:
             self._shard()
         params = [p for p in self.policy.parameters() if p.requires_grad]
@@ -291,7 +292,7 @@ class Learner:
         state = self.full_state_dict()
         if self.rank != 0:
             return None
-        dtype = getattr(torch, self.cfg.model.dtype)
+        dtype = torch_dtype(self.cfg.model.dtype)
         with torch.no_grad():
             state = {k: v.detach().to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         message = self.sender.publish(state, self.version)

@@ -14,9 +14,10 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from golddiff.config import Strict
 
-@dataclass
-class ReadOptions:
+
+class ReadOptions(Strict):
     """Settings every reader takes."""
 
     max_output_chars: int = 20_000  # tool outputs longer than this are cut (the cut is stated)
