@@ -82,8 +82,8 @@ class DemoResult:
 
 def ingest_stage(s: DemoSettings, say: Callable[[str], None]) -> dict[str, int]:
     """Example logs + mined stdlib bugs → episodes.jsonl (rewritten)."""
-    from golddiff.traces.builder import IngestReport
     from golddiff.traces.ingest import ingest
+    from golddiff.traces.session import IngestReport
     from golddiff.traces.stdlib_bugs import Settings, mine
 
     out = s.out / "episodes.jsonl"

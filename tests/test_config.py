@@ -18,7 +18,7 @@ from golddiff.rl.config import TrainConfig
 from golddiff.sft import SFTConfig
 from golddiff.sim_config import SimConfig
 from golddiff.tasks import Task, TaskSettings
-from golddiff.traces.builder import ReadOptions
+from golddiff.traces.session import ReadOptions
 from golddiff.traces.stdlib_bugs import Settings as MineSettings
 
 SETTINGS = [
@@ -68,7 +68,7 @@ def test_train_config_reads_dtype_aliases():
 
 def test_settings_modules_import_without_torch():
     modules = ["golddiff.config", "golddiff.demo", "golddiff.evaluate", "golddiff.plan", "golddiff.rl.config",
-               "golddiff.sim_config", "golddiff.tasks", "golddiff.reward", "golddiff.traces.builder"]  # fmt: skip
+               "golddiff.sim_config", "golddiff.tasks", "golddiff.reward", "golddiff.traces.session"]  # fmt: skip
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -41,7 +41,7 @@ from pydantic import ConfigDict
 from golddiff.config import Strict
 from golddiff.diffs import files_diff, unified_diff
 from golddiff.episodes import Edit, Episode, FinalState, Labels, RepoState, Source, Turn, episode_id
-from golddiff.traces.builder import PARSER_VERSION
+from golddiff.traces.session import PARSER_VERSION
 
 TOOL = "stdlib_bugs"
 KINDS = ("flip_compare", "flip_arith", "flip_bool", "off_by_one", "swap_args", "remove_guard")

@@ -1,7 +1,7 @@
 """SWE-agent `.traj` and mini-swe-agent `.traj.json` trajectories: one Episode per run.
 
     from golddiff.traces import swe_agent
-    from golddiff.traces.builder import IngestReport, ReadOptions
+    from golddiff.traces.session import IngestReport, ReadOptions
     for ep in swe_agent.read(Path("pydicom__pydicom-1458.traj"), IngestReport(), ReadOptions()):
         print(ep.final.source, [e.status for e in ep.edits])
 
@@ -12,21 +12,21 @@ What is read
   (`query` since 1.1, `message` before), or, with no `trajectory`, the `history` messages (an assistant
   message's `action`, the next message's content as its observation).
 - mini-swe-agent `messages`: bash blocks in the assistant text (or `tool_calls`), `<output>` observations
-  (both layouts: `swe_agent_steps.py`).
+  (both layouts: `steps.py`).
 - The task is the issue text of the first non-demonstration user message.
 
 Choices
 - One episode per run. Its gold is `info.submission`, verbatim (`final.source = "submission"`).
 - Edits `edit N:M` ... `end_of_edit`, `create <file>` and `str_replace_editor create|str_replace|insert`
   are replayed on a line model of each file, built from what the run was shown (`[File: ...]` windows,
-  `cat -n` views), so each edit's diff has the file's real line numbers (`swe_agent_lines.py`).
+  `cat -n` views), so each edit's diff has the file's real line numbers (`lines.py`).
 - Fates: an edit the tool refused (linter error, no match) is `failed`; an edit, refused or applied, whose
   lines a later edit changed again is `superseded`; an applied edit whose lines reach the submission is
   gold; any other applied edit is `not_in_gold`.
 - Base files (the submission's files only): the lines the run saw before changing them, plus the
   submission's own context and removed lines. A file known in full gives base_state_confidence "logged";
   otherwise the known lines in order, gaps closed up, and "reconstructed" (per file in `file_confidence`).
-  `final.files` = base + submission (`swe_agent_gold.py`).
+  `final.files` = base + submission (`gold.py`).
 - A failed run (no submission, or an exit status naming an error) that made edits still yields an
   episode: empty gold, every edit a negative, `final.accepted` False and a provenance warning starting
   "no_gold:", so the tasks stage can use its negatives and skip it as an RL task.
@@ -44,16 +44,16 @@ from pathlib import Path
 
 from golddiff.diffs import PatchError
 from golddiff.episodes import Episode
-from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
-from golddiff.traces.swe_agent_gold import (
+from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
+from golddiff.traces.swe_agent.gold import (
     edit_fates,
     failed_run,
     gold_from_submission,
     split_diff,
     submission_gold,
 )
-from golddiff.traces.swe_agent_lines import CATN_HDR, FILE_HDR, EditRecord, FileModel, Replay, step_call_id
-from golddiff.traces.swe_agent_steps import RunStep, as_list, mini_steps, swe_steps, task_text
+from golddiff.traces.swe_agent.lines import CATN_HDR, FILE_HDR, EditRecord, FileModel, Replay, step_call_id
+from golddiff.traces.swe_agent.steps import RunStep, as_list, mini_steps, swe_steps, task_text
 
 __all__ = ["FORMAT", "gold_from_submission", "is_attached", "read", "sniff"]
 

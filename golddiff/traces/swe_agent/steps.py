@@ -4,7 +4,7 @@
     steps = mini_steps(data["messages"])       # mini-swe-agent: bash blocks (or tool calls) and <output>s
     task = task_text(messages)                 # the issue text of the first non-demonstration user message
 
-Pure Python, CPU only; used by `swe_agent.py`.
+Pure Python, CPU only; used by `swe_agent/reader.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golddiff.traces.builder import IngestReport
+from golddiff.traces.session import IngestReport
 
 
 @dataclass

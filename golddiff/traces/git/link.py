@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from golddiff.diffs import files_diff, parse_unified_diff
 from golddiff.episodes import Episode
-from golddiff.traces.builder import IngestReport, label_edits, labels_of
-from golddiff.traces.gitrepo import GitError, GitRepo
+from golddiff.traces.git.repo import GitError, GitRepo
+from golddiff.traces.session import IngestReport, label_edits, labels_of
 
 ENTIRE_BRANCH = "entire/checkpoints/v1"
 _TRAILER_RE = re.compile(r"^Entire-Checkpoint:\s*([0-9a-f]{12})\s*$", re.MULTILINE)

@@ -1,13 +1,13 @@
 """Aider's `.aider.chat.history.md`: sessions, turns, edits and their fate, one Episode per accepted change.
 
     from golddiff.traces import aider
-    from golddiff.traces.builder import IngestReport, ReadOptions
+    from golddiff.traces.session import IngestReport, ReadOptions
     for ep in aider.read(Path(".aider.chat.history.md"), IngestReport(), ReadOptions(repo=".")):
         print(ep.final.commit, ep.task[:60])
 
 or `golddiff ingest .aider.chat.history.md --repo .`. Pure Python over the `git` command; CPU only.
 
-The log (read as text in `aider_log.py`): `# aider chat started at ...` starts a session; `#### ` lines
+The log (read as text in `aider/log.py`): `# aider chat started at ...` starts a session; `#### ` lines
 are the user's; `> ` lines are aider's own output (only the first line of a multi-line message carries the
 `> `); the rest is the model's reply. Edits are read in the session's edit format (`> Main model: ... with
 <fmt> edit format`): SEARCH/REPLACE blocks (5-9 markers, or ORIGINAL/UPDATED), whole files, udiff and V4A patches.
@@ -51,7 +51,7 @@ from golddiff.diffs import (
     unified_diff,
 )
 from golddiff.episodes import BaseConfidence, Episode
-from golddiff.traces.aider_log import (
+from golddiff.traces.aider.log import (
     APPLIED,
     COMMIT,
     DECLINED,
@@ -69,9 +69,9 @@ from golddiff.traces.aider_log import (
     log_turns,
     reply_blocks,
 )
-from golddiff.traces.builder import KEEP, IngestReport, ReadOptions, SessionBuilder
-from golddiff.traces.git_history import commit_changes, parent
-from golddiff.traces.gitrepo import GitError, GitRepo
+from golddiff.traces.git.history import commit_changes, parent
+from golddiff.traces.git.repo import GitError, GitRepo
+from golddiff.traces.session import KEEP, IngestReport, ReadOptions, SessionBuilder
 
 FORMAT = "aider"
 

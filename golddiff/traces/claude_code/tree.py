@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from golddiff.traces.builder import IngestReport
-from golddiff.traces.claude_code_text import typed_prompt
+from golddiff.traces.claude_code.text import typed_prompt
+from golddiff.traces.session import IngestReport
 
 LineKind = Literal["main", "abandoned", "replay"]
 Records = list[tuple[int, dict]]  # (line number, record) in file order

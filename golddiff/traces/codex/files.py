@@ -31,8 +31,8 @@ from golddiff.diffs.apply_patch import (
 )
 from golddiff.diffs.core import PatchError
 from golddiff.episodes import BaseConfidence, Edit
-from golddiff.traces.builder import IngestReport
-from golddiff.traces.gitrepo import GitError, GitRepo
+from golddiff.traces.git.repo import GitError, GitRepo
+from golddiff.traces.session import IngestReport
 
 
 @dataclass

@@ -7,11 +7,11 @@ the patch text is parsed and applied here to follow every file, and each patch's
 output ("Success. Updated the following files", an error and exit code, "patch rejected by user",
 "aborted") or from the `patch_apply_end` event. Codex never logs file contents, so base files come from
 the git repository at the session's base commit when `ReadOptions.repo` holds it, else they are rebuilt
-from the patches (see `codex_files.py`) and the episode says so (`base_state_confidence`, and per
+from the patches (see `codex/files.py`) and the episode says so (`base_state_confidence`, and per
 file `file_confidence`).
 
     from golddiff.traces import codex
-    from golddiff.traces.builder import IngestReport, ReadOptions
+    from golddiff.traces.session import IngestReport, ReadOptions
     for ep in codex.read(Path("rollout.jsonl"), IngestReport(), ReadOptions(repo="~/src/project")):
         print(ep.task[:60], ep.final.diff)
 
@@ -28,9 +28,8 @@ from pathlib import Path
 from golddiff.diffs.apply_patch import PatchOp, parse_apply_patch
 from golddiff.diffs.core import PatchError
 from golddiff.episodes import Edit, Episode, Feedback, FeedbackKind
-from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
-from golddiff.traces.codex_files import Applied, FileChange, FileStates, GitBase
-from golddiff.traces.codex_records import (
+from golddiff.traces.codex.files import Applied, FileChange, FileStates, GitBase
+from golddiff.traces.codex.records import (
     IGNORED_EVENTS,
     IGNORED_ITEMS,
     SHELL_TOOLS,
@@ -56,6 +55,7 @@ from golddiff.traces.codex_records import (
     tool_path,
     user_text_kind,
 )
+from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 
 FORMAT = "codex"
 

@@ -27,7 +27,7 @@ from golddiff.episodes import (
     Turn,
     episode_id,
 )
-from golddiff.traces.builder_labels import label_edits, labels_of
+from golddiff.traces.session.labels import label_edits, labels_of
 
 PARSER_VERSION = "1"
 MAX_WARNINGS = 50  # an episode keeps its first warnings (the readers' closing ones come after)

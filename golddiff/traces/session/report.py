@@ -5,7 +5,7 @@ and problems, each reported with its file and line, each kind of warning given o
     episodes = list(claude_code.read(path, report, ReadOptions(max_output_chars=5_000)))
     print(report.counts["skipped_records"], report.problems[:3])
 
-Pure Python, CPU only; imported through `golddiff.traces.builder`.
+Pure Python, CPU only; imported through `golddiff.traces.session`.
 """
 
 from __future__ import annotations

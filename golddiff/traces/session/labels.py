@@ -4,7 +4,7 @@
     labels = labels_of(edits)                      # Labels(gold_edits=[...], negative_edits=[...])
 
 Used by `SessionBuilder` when an episode closes and by the git linker when a commit becomes the gold.
-Pure Python, CPU only; imported through `golddiff.traces.builder`.
+Pure Python, CPU only; imported through `golddiff.traces.session`.
 """
 
 from __future__ import annotations

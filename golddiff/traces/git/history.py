@@ -1,7 +1,7 @@
 """A git repository's history as training data: one Episode per commit.
 
-    from golddiff.traces.git_history import read_repo
-    from golddiff.traces.builder import IngestReport
+    from golddiff.traces.git.history import read_repo
+    from golddiff.traces.session import IngestReport
     for ep in read_repo("path/to/repo", IngestReport(), rev_range="v1.0..main", include_globs=["*.py"]):
         print(ep.final.commit[:8], ep.task.splitlines()[0])
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from golddiff.diffs import files_diff, unified_diff
 from golddiff.episodes import Edit, Episode, FinalState, Labels, RepoState, Source, Turn, episode_id
-from golddiff.traces.builder import PARSER_VERSION, IngestReport
-from golddiff.traces.gitrepo import GitError, GitRepo
+from golddiff.traces.git.repo import GitError, GitRepo
+from golddiff.traces.session import PARSER_VERSION, IngestReport
 
 FORMAT = "git"
 

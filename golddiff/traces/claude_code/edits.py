@@ -1,7 +1,7 @@
 """Give each Claude Code Edit / MultiEdit / Write its fate in the SessionBuilder.
 
 The fate comes from the tool result: applied (rebuilt and checked against the logged `structuredPatch`,
-see `claude_code_patch`), rejected or cancelled by the user, failed (a tool error), or made on a branch
+see `patch`), rejected or cancelled by the user, failed (a tool error), or made on a branch
 the user abandoned by rewinding. `EditRecorder` also keeps the file state the log has shown so far (by
 absolute path): each edit's before and after, and whole-file Read results, so that the edits that carry
 no `toolUseResult` (subagent transcripts, rejected or failed calls) can still be re-applied.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from golddiff.traces.builder import IngestReport, SessionBuilder
-from golddiff.traces.claude_code_patch import Rebuilt, parse_hunks, rebuild
-from golddiff.traces.claude_code_text import Verdict
+from golddiff.traces.claude_code.patch import Rebuilt, parse_hunks, rebuild
+from golddiff.traces.claude_code.text import Verdict
+from golddiff.traces.session import IngestReport, SessionBuilder
 
 _REASON = {
     "reject": "rejected by the user",

@@ -9,7 +9,7 @@ and records every `edit N:M`, `create` and `str_replace_editor` edit through the
         replay.step(step)
     replay.files, replay.records          # the line models, and what each edit replaced and wrote
 
-Pure Python, CPU only; used by `swe_agent.py`.
+Pure Python, CPU only; used by `swe_agent/reader.py`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from golddiff.diffs import unified_diff
-from golddiff.traces.builder import SessionBuilder
-from golddiff.traces.swe_agent_steps import RunStep
+from golddiff.traces.session import SessionBuilder
+from golddiff.traces.swe_agent.steps import RunStep
 
 _EDIT_RE = re.compile(r"\Aedit (\d+):(\d+)[ \t]*\n(.*?)^end_of_edit[ \t]*$", re.S | re.M)
 FILE_HDR = re.compile(r"^\[File: (.+?) \((\d+) lines total\)\]\s*$", re.M)

@@ -20,8 +20,7 @@ request itself was taken back, and, for the episode being built, `set_outside_go
     b.apply_edit("a.py", "range(1, n)\\n", "range(n)\\n", "apply_patch")
     [episode] = b.finish()
 
-Also here, re-exported: `IngestReport` and `ReadOptions` (`builder_report`), `label_edits` and
-`labels_of` (`builder_labels`). Pure Python, CPU only.
+Pure Python, CPU only; imported through `golddiff.traces.session`.
 """
 
 from __future__ import annotations
@@ -44,27 +43,15 @@ from golddiff.episodes import (
     Turn,
     UserKind,
 )
-from golddiff.traces.builder_episode import (
+from golddiff.traces.session.episode import (
     KEEP,
-    PARSER_VERSION,
     Header,
     Keep,
     Outcome,
     apply_verdicts,
     close_episode,
 )
-from golddiff.traces.builder_labels import label_edits, labels_of
-from golddiff.traces.builder_report import IngestReport, ReadOptions
-
-__all__ = [
-    "KEEP",
-    "PARSER_VERSION",
-    "IngestReport",
-    "ReadOptions",
-    "SessionBuilder",
-    "label_edits",
-    "labels_of",
-]
+from golddiff.traces.session.report import IngestReport
 
 
 class SessionBuilder:

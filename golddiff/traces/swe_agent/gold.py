@@ -3,7 +3,7 @@
     gold = submission_gold(submission, known)      # .base, .final, .confidence (per file), .complete
     fates = edit_fates(records, files, final)      # edit id -> (status, reason)
 
-Pure Python, CPU only; used by `swe_agent.py`.
+Pure Python, CPU only; used by `swe_agent/reader.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from golddiff.diffs import PatchError, apply_unified_diff, parse_unified_diff
 from golddiff.episodes import BaseConfidence
-from golddiff.traces.swe_agent_lines import EditRecord, FileModel
+from golddiff.traces.swe_agent.lines import EditRecord, FileModel
 
 
 def split_diff(diff: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ text, failed-match notices), the edit blocks of a reply in each edit format, and
         turns = log_turns(log_events(lines, first))     # each with its user line, events, commits, undos
     blocks = reply_blocks(reply_text, "diff")             # SEARCH/REPLACE, whole, udiff, V4A patches
 
-Pure Python, CPU only; used by `aider.py` (whose docstring describes the log).
+Pure Python, CPU only; used by `aider/reader.py` (whose docstring describes the log).
 """
 
 from __future__ import annotations

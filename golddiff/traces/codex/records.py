@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from golddiff.traces.builder import IngestReport
+from golddiff.traces.session import IngestReport
 
 ENVELOPE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
 SHELL_TOOLS = frozenset({"shell", "container.exec", "shell_command", "exec_command", "local_shell", "exec"})

@@ -2,18 +2,18 @@
 
 Reads every record type of Claude Code 1.0.x to 2.1.x (FORMATS.md, "Claude Code"):
 - the main line of the `parentUuid` tree; abandoned branches (rewinds, edited prompts) give negatives
-  and a `rewind` feedback, compaction replays are skipped (`claude_code_tree`);
+  and a `rewind` feedback, compaction replays are skipped (`tree`);
 - the lines of one API response (same `message.id`) as one response, each block once;
 - every Edit / MultiEdit / Write rebuilt on the known file state and checked against its logged
-  `structuredPatch`; rejected, cancelled and failed edits kept as negatives (`claude_code_edits`);
+  `structuredPatch`; rejected, cancelled and failed edits kept as negatives (`edits`);
 - the user's rejections (with their words), cancels, interrupts and rejected plans; queued messages,
   compaction summaries, slash commands and other wrappers kept apart from the request
-  (`claude_code_text`); `/clear` starts a new episode;
+  (`text`); `/clear` starts a new episode;
 - subagent transcripts (2.1.x `<sessionId>/subagents/agent-<id>.jsonl`, ≤2.0.x `agent-<8hex>.jsonl`
   beside the session) read where the parent got their result, their edits marked `subagent=<agentId>`.
 
     from golddiff.traces import claude_code
-    from golddiff.traces.builder import IngestReport, ReadOptions
+    from golddiff.traces.session import IngestReport, ReadOptions
     episodes = list(claude_code.read(Path("s.jsonl"), IngestReport(), ReadOptions()))
 
 Usually run through `golddiff ingest ~/.claude/projects -o episodes.jsonl`. Pure Python, CPU only; one
@@ -29,10 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from golddiff.episodes import Episode
-from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
-from golddiff.traces.claude_code_edits import Call, EditRecorder, Where
-from golddiff.traces.claude_code_patch import EDIT_TOOLS
-from golddiff.traces.claude_code_text import (
+from golddiff.traces.claude_code.edits import Call, EditRecorder, Where
+from golddiff.traces.claude_code.patch import EDIT_TOOLS
+from golddiff.traces.claude_code.text import (
     CLEAR_COMMANDS,
     Verdict,
     WrapperKind,
@@ -45,7 +44,8 @@ from golddiff.traces.claude_code_text import (
     split_wrappers,
     typed_prompt,
 )
-from golddiff.traces.claude_code_tree import Records, load_records, main_line
+from golddiff.traces.claude_code.tree import Records, load_records, main_line
+from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 
 FORMAT = "claude_code"
 
