@@ -4,10 +4,13 @@
   one trajectory per episode; user, agent and system steps, tool calls with their observations; the
   gold diff, edit fates and feedback under `extra.golddiff`.
 - OpenAI-style chat `messages` with `tool_calls` (what TRL's SFTTrainer and most SFT stacks read).
-- Preference pairs `{prompt, chosen, rejected}` (what DPO/KTO trainers read): built from tasks, see
-  `golddiff.tasks`.
+- Preference pairs `{prompt, chosen, rejected}` (what DPO/KTO trainers read): the gold answer of a task
+  against each rejected attempt's (`preference_pairs`, `pairs_from_episode`).
+- SFT records: chat messages ending in the gold answer (`sft_answer_record`), or the episode's whole
+  tool-use trajectory (`sft_trajectory_record`).
 
     golddiff export atif episodes.jsonl -o trajectories.jsonl
+    golddiff tasks episodes.jsonl --sft sft.jsonl --pairs pairs.jsonl
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import json
 
 from golddiff.episodes import Episode, Turn
+from golddiff.tasks.build import task_from_episode
+from golddiff.tasks.model import Task, TaskError, TaskSettings
 
 ATIF_VERSION = "ATIF-v1.4"
 
@@ -140,3 +145,50 @@ def to_messages(ep: Episode) -> dict:
                     {"role": "tool", "tool_call_id": r["source_call_id"], "content": r["content"]}
                 )
     return {"episode_id": ep.episode_id, "messages": messages, "gold_diff": ep.final.diff}
+
+
+# ------------------------------------------------------------------------------------- SFT and pairs
+
+
+def _ids(task: Task) -> dict:
+    return {"task_id": task.task_id, "episode_id": task.episode_id, "split": task.split}
+
+
+def sft_answer_record(task: Task) -> dict:
+    """Chat messages ending in the gold answer (the first gold)."""
+    messages = [*task.prompt, {"role": "assistant", "content": task.gold[0].answer}]
+    return {**_ids(task), "variant": "answer", "messages": messages}
+
+
+def sft_trajectory_record(ep: Episode, task: Task) -> dict:
+    """The episode's whole tool-use trajectory (OpenAI-style messages with tool_calls, from
+    `to_messages`). `negative_call_ids` names the tool calls that made rejected attempts, for trainers that
+    mask them."""
+    negative_calls = sorted({e.call_id for e in ep.negative_edits() if e.call_id})
+    messages = to_messages(ep)["messages"]
+    return {**_ids(task), "variant": "trajectory", "messages": messages, "negative_call_ids": negative_calls}
+
+
+def preference_pairs(task: Task) -> list[dict]:
+    """`{prompt, chosen, rejected}` per rejected attempt: the gold answer against the attempt's."""
+    gold = task.gold[0].answer
+    chosen = [{"role": "assistant", "content": gold}]
+    return [
+        {
+            **_ids(task),
+            "edit_id": n.edit_id,
+            "prompt": task.prompt,
+            "chosen": chosen,
+            "rejected": [{"role": "assistant", "content": n.answer}],
+        }
+        for n in task.negatives
+        if n.answer.strip() and n.answer != gold
+    ]
+
+
+def pairs_from_episode(ep: Episode, settings: TaskSettings | None = None) -> list[dict]:
+    """Preference pairs of one episode ([] when it makes no task or has no rejected attempt)."""
+    try:
+        return preference_pairs(task_from_episode(ep, settings=settings))
+    except TaskError:
+        return []

@@ -3,7 +3,7 @@ trimmed around the regions that matter when the files do not fit the token budge
 
     messages, trimmed = build_prompt(request, base_files, prompt_regions(base_files, golds, negatives), settings)
 
-Pure Python; no torch. Imported through `golddiff.tasks`.
+Pure Python; no torch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from golddiff.diffs import PatchError, line_diff, normalize_text, parse_unified_diff, split_lines
 
 if TYPE_CHECKING:
-    from golddiff.tasks import Gold, Negative, TaskSettings
+    from golddiff.tasks.model import Gold, Negative, TaskSettings
 
 SYSTEM_PROMPT = """\
 You are an expert software engineer. You make the change the user asks for by answering with \

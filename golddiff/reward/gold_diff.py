@@ -1,13 +1,13 @@
-"""The gold-diff reward (DESIGN.md, "Reward") and the SWE-RL-compatible reference reward.
+"""The gold-diff reward (docs/architecture.md, "The reward").
 
-    from golddiff.reward import score, swerl_score
+    from golddiff.reward import score
     result = score(answer_text, task)          # task: golddiff.tasks.Task (or prepare(task) for reuse)
     result.value, result.f1, result.penalty, result.error
 
 How `score` works, for an answer y, base files S0, golds G*1..m and negatives R1..k:
 1. y is parsed strictly (`golddiff.diffs.parse_answer`) and applied to S0; a parse or apply error, or a
    path outside the task's files (absolute, `..`, not listed), scores −1 with `error` saying why.
-2. The change blocks of S0→y, S0→G* and S0→Rj are cut into units (`golddiff.reward_units`): change
+2. The change blocks of S0→y, S0→G* and S0→Rj are cut into units (`golddiff.reward.units`): change
    (n-grams of added text and of removed text), context (n-grams of the unchanged lines around each
    change) and location ((file, region) of each change). P, G, N are their multisets, N = ⋃ Rj units
    minus anything G has.
@@ -22,8 +22,7 @@ lines instead of n-grams (`fallback` says so); a file whose changed middle excee
 one block (no line diff). Every step is linear in the input, so no score hangs.
 
 `score_diff(candidate_diff, gold_diff, negatives)` scores two unified diffs directly (no base files).
-`swerl_reward(code_context, gold_new, pred_new)` is the SWE-RL reference: mean difflib ratio of per-file
-diffs; quadratic, kept for comparison (`bench/reward.py` measures both).
+The SWE-RL reference reward, kept for comparison, is in `golddiff.reward.swerl`.
 
 Example (the gold answer scores 1, an empty answer 0, a malformed one −1):
 
@@ -41,7 +40,6 @@ Pure functions of their inputs; no global mutable state; safe to call from many 
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -51,7 +49,7 @@ from pydantic import ConfigDict, Field
 
 from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, normalize_text, parse_answer, parse_unified_diff
-from golddiff.reward_units import (
+from golddiff.reward.units import (
     TEXT_KINDS,
     Block,
     Mode,
@@ -345,58 +343,3 @@ def score_diff(
     negative_blocks = [blocks_from_diff(n, s.context_lines) for n in negatives]
     target = RewardTarget({}, frozenset(), [], gold_blocks, negative_blocks, s)
     return _best(_score_blocks(pred, target))
-
-
-# ------------------------------------------------------------------------------------------- SWE-RL
-
-
-def _swerl_diff(old: str, new: str) -> str:
-    """Unified diff with 3 lines of context, the `---`/`+++` header lines dropped ('' if no change)."""
-    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "old", "new", lineterm="", n=3)
-    return "\n".join(list(lines)[2:])
-
-
-def swerl_reward(code_context: dict[str, str], gold_new: dict[str, str], pred_new: dict[str, str]) -> float:
-    """SWE-RL's reward: per file, difflib ratio between the prediction's and the gold's diff against
-    the same original, averaged over every file either side changed; 1.0 when neither changes anything.
-
-    >>> swerl_reward({"a.py": "x = 1\\n"}, {"a.py": "x = 2\\n"}, {"a.py": "x = 2\\n"})
-    1.0
-    """
-
-    def diffs(new: dict[str, str]) -> dict[str, str]:
-        out = {p: _swerl_diff(code_context.get(p) or "", c or "") for p, c in new.items()}
-        return {p: d for p, d in out.items() if d}
-
-    gold, pred = diffs(gold_new), diffs(pred_new)
-    paths = sorted(set(gold) | set(pred))
-    if not paths:
-        return 1.0
-    ratios = [
-        difflib.SequenceMatcher(None, pred.get(p, ""), gold.get(p, ""), autojunk=False).ratio() for p in paths
-    ]
-    return sum(ratios) / len(ratios)
-
-
-def swerl_reward_from_answer(
-    answer: str,
-    code_context: dict[str, str | None],
-    gold_new: dict[str, str | None],
-    allowed: Iterable[str] | None = None,
-) -> float:
-    """`swerl_reward` of a SEARCH/REPLACE answer: −1.0 when it does not parse or apply (a format error)."""
-    base = {p: normalize_text(c) for p, c in code_context.items()}
-    try:
-        applied = apply_answer(code_context, parse_answer(answer), allowed)
-    except PatchError:
-        return -1.0
-    pred = {p: c or "" for p, c in applied.items() if normalize_text(c) != base.get(p, "")}
-    gold = {p: normalize_text(c) for p, c in gold_new.items()}
-    return swerl_reward(base, gold, pred)
-
-
-def swerl_score(answer: str, task: Task) -> float:
-    """`swerl_reward_from_answer` against a task: the best over its golds."""
-    base = {p: task.base_files.get(p) for p in task.allowed_paths}
-    golds = [{p: g.files.get(p, base[p]) for p in task.allowed_paths} for g in task.gold]
-    return max(swerl_reward_from_answer(answer, base, g, task.allowed_paths) for g in golds)
