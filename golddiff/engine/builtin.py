@@ -1,6 +1,6 @@
-"""The generation engine: continuous batching over a static KV cache, with in-flight weight updates.
+"""The built-in generation engine: continuous batching over a static KV cache, with in-flight weight updates.
 
-    engine = Engine(model, tokenizer, max_batch=32, max_len=1024)
+    engine = BuiltinEngine(model, tokenizer, max_batch=32, max_len=1024)
     engine.add_request(Request(prompt_ids, SamplingParams(temperature=1.0, max_new_tokens=256, n=4)))
     while engine.has_work():
         for completion in engine.step():      # one decode step for every active slot
@@ -69,8 +69,9 @@ class _Counters:
     recompute_s: float = 0.0
 
 
-class Engine:
-    """Continuous-batching generation for one HF causal LM (see the module docstring for the loop)."""
+class BuiltinEngine:
+    """Continuous-batching generation for one HF causal LM (see the module docstring for the loop); a
+    `golddiff.engine.protocol.StepEngine`."""
 
     def __init__(
         self,
@@ -105,7 +106,7 @@ class Engine:
         self._versions_seen: set[int] = set()
         self._t_start: float | None = None
 
-    # ---- the three calls -------------------------------------------------------------------------------
+    # ---- the protocol's calls (golddiff.engine.protocol) ----------------------------------------------
     def add_request(
         self,
         request: Request | Sequence[int],
