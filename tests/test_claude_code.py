@@ -323,9 +323,9 @@ def test_bad_lines_are_reported_with_their_line_and_skipped():
     ) == (1, 1, 1, 1)
     assert c["unknown/telepathy"] == 1 and c["records"] == 8
     assert any(
-        p.endswith("bad_input.jsonl:2: not JSON (Expecting value): 'this line is not JSON {'")
-        for p in report.problems
+        p.endswith("bad_input.jsonl:2: not JSON (Expecting value); record skipped") for p in report.problems
     )
+    assert not any("this line is not JSON" in p for p in report.problems)  # never the record's text
     assert any(":8: truncated last line" in p for p in report.problems)
     assert ep.final.files == {"greet.py": HI}
 

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from golddiff.rl.config import DataSection, TrainConfig
+from golddiff.rl.config import DataSection, TrainConfig, check_data_files
 from golddiff.rl.messages import PromptTicket
 
 
@@ -94,6 +94,7 @@ def task_ids(cfg: TrainConfig) -> list[str]:
         return synthetic_ids(cfg.data.synthetic)
     from golddiff.tasks import iter_tasks_parquet
 
+    check_data_files(cfg)
     ids = [t.task_id for t in iter_tasks_parquet(cfg.data.tasks) if t.split == cfg.data.split]
     if not ids:
         raise ValueError(f"{cfg.data.tasks}: no tasks in split {cfg.data.split!r}")

@@ -1,0 +1,70 @@
+"""Reading JSONL logs line by line: bad bytes cost one record, not the file; parsing is fast.
+
+    for lineno, line in text_lines(path, report):
+        rec = loads(line)             # ValueError for anything that is not JSON, nesting included
+
+`text_lines` reads the file once; a line that is not UTF-8 or holds a NUL byte (a crash mid-write, a
+disk error, a binary paste) is reported with its file, line and byte column and skipped, never echoed.
+`loads` is orjson (several times faster than `json`) falling back to `json` for what orjson refuses
+(lone surrogate escapes, NaN, numbers out of range); nesting deeper than either parser allows is a
+ValueError like any other bad line, so it stays that record's problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from golddiff.traces.builder import IngestReport
+
+
+def loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str]]:
+    """(line number, line with its newline) of a text file; undecodable lines reported and skipped."""
+    data = path.read_bytes()
+    if b"\x00" not in data:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            yield from enumerate(_split(text, "\n"), 1)
+            return
+    for lineno, raw in enumerate(_split(data, b"\n"), 1):
+        nul = raw.find(b"\x00")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            what = f"not UTF-8 text (an invalid byte at column {e.start + 1})"
+        else:
+            if nul < 0:
+                yield lineno, line
+                continue
+            what = f"a NUL byte at column {nul + 1} (a write cut short or binary data)"
+        report.counts["records"] += 1
+        report.skip(str(path), lineno, f"{what}; record skipped", "bad_encoding")
+
+
+def _split(text, nl):
+    """Lines split at line feeds only (a JSON string may hold U+2028 and friends), each with its "\n";
+    a last line without one is kept as it is (a cut write shows as such)."""
+    parts = text.split(nl)
+    last = parts.pop()
+    for part in parts:
+        yield part + nl
+    if last:
+        yield last
