@@ -37,6 +37,7 @@ class Sample:
     context: str
     text: str
     secret: str  # must not survive scrubbing
+    value: str = ""  # what was planted (the secret with the context it needs: a webhook URL, a command)
 
 
 def expand(template: str, rng: random.Random) -> str:
@@ -147,7 +148,7 @@ def secret_samples(seed: int = 0, per_context: int = 1) -> list[Sample]:
             for context in CONTEXTS:
                 text = _place(kind, snippet, secret, context, rng, bare)
                 if text is not None:
-                    out.append(Sample(kind, context, text, secret))
+                    out.append(Sample(kind, context, text, secret, snippet))
     return out
 
 

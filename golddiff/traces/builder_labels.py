@@ -41,7 +41,7 @@ def label_edits(
     def lines_of(which: str, path: str) -> set[str]:
         if (which, path) not in line_sets:
             text = (final if which == "end" else base).get(path) or ""
-            line_sets[which, path] = set(ln.strip() for ln in text.splitlines())
+            line_sets[which, path] = set(map(str.strip, text.splitlines()))
         return line_sets[which, path]
 
     for i, e in enumerate(edits):

@@ -167,7 +167,16 @@ class FileWorker:
         clean = scrubber.scrub_episode(ep.model_dump())
         counts: Counter = Counter()
         _episode_counts(clean, counts)
-        return clean["episode_id"], json.dumps(clean, ensure_ascii=False), counts
+        return clean["episode_id"], _dumps(clean), counts
+
+
+def _dumps(episode: dict) -> str:
+    """One JSON line: orjson (compact, UTF-8; ~10x json.dumps), json for what orjson refuses (a lone
+    surrogate a log carried in, which orjson will not encode)."""
+    try:
+        return orjson.dumps(episode).decode()
+    except TypeError:
+        return json.dumps(episode, ensure_ascii=False)
 
 
 _POOL_WORKER: FileWorker | None = None

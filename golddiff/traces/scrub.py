@@ -208,12 +208,10 @@ class Scrubber:
         _collect(value, strings)
         if not strings:
             return value
-        if any(_SEP in x for x in strings):
+        joined = _SEP.join(strings)
+        cleaned = self.scrub_text(joined).split(_SEP) if joined.count(_SEP) == len(strings) - 1 else []
+        if len(cleaned) != len(strings):  # a string holding the separator itself: one at a time
             cleaned = [self.scrub_text(x) for x in strings]
-        else:
-            cleaned = self.scrub_text(_SEP.join(strings)).split(_SEP)
-            if len(cleaned) != len(strings):  # cannot happen by construction; stay correct if it does
-                cleaned = [self.scrub_text(x) for x in strings]
         return _rebuild(value, iter(cleaned))
 
     def scrub_episode(self, episode: dict) -> dict:
