@@ -165,3 +165,16 @@ def test_missing_data_tasks_is_a_config_error_naming_the_path(tmp_path: Path):
     assert proc.returncode == 2, proc.stderr
     assert "data.tasks" in proc.stderr and str(missing) in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_a_lone_surrogate_in_a_log_is_kept_and_the_output_stays_utf8(tmp_path: Path):
+    lines = session_lines()
+    rec = json.loads(lines[0])
+    rec["message"]["content"] += " (pasted from a broken terminal: \ud83d)"
+    lines[0] = json.dumps(rec)  # json writes the lone surrogate as the escape \ud83d
+    path = write_session(tmp_path / "logs", lines)
+    out = tmp_path / "e.jsonl"
+    s = stats(golddiff("ingest", str(path), "-o", str(out), "--stats", "-q"))
+    assert s["episodes"] >= 2
+    text = out.read_bytes().decode("utf-8")  # strict: valid UTF-8
+    assert "\\ud83d" in text and json.loads(text.splitlines()[0])["task"].endswith("\ud83d)")

@@ -38,10 +38,10 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     records: Records = []
     seen_any = False
     try:
-        for lineno, line in text_lines(path, report):
+        for lineno, line, cut in text_lines(path, report):
             if line.strip():
                 seen_any = True
-                rec = _parse(path, lineno, line, report)
+                rec = _parse(path, lineno, line, report, cut)
                 if rec is not None:
                     records.append((lineno, rec))
     except OSError as e:
@@ -55,13 +55,12 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     return records
 
 
-def _parse(path: Path, lineno: int, line: str, report: IngestReport) -> dict | None:
+def _parse(path: Path, lineno: int, line: str, report: IngestReport, cut: bool = False) -> dict | None:
     """One line as a record object, or None (reported: cut short, not JSON, not an object)."""
     report.counts["records"] += 1
     try:
         rec = loads(line)
     except ValueError as e:
-        cut = not line.endswith("\n")
         what = "truncated last line" if cut else f"not JSON ({getattr(e, 'msg', None) or e})"
         # the line's text is never shown: it may hold a secret the scrubber never got to see
         report.skip(str(path), lineno, f"{what}; record skipped", "truncated" if cut else "bad_json")

@@ -76,7 +76,7 @@ def normalize(obj: dict, first: bool) -> Record:
 def read_records(path: Path, report: IngestReport) -> Iterator[tuple[int, Record]]:
     """Each line as a Record; blank, non-JSON, truncated and non-object lines reported and skipped."""
     log, seen = str(path), 0
-    for lineno, line in text_lines(path, report):
+    for lineno, line, cut in text_lines(path, report):
         if not line.strip():
             continue
         seen += 1
@@ -84,7 +84,7 @@ def read_records(path: Path, report: IngestReport) -> Iterator[tuple[int, Record
         try:
             obj = loads(line)
         except ValueError as e:
-            if not line.endswith("\n"):  # only the last line can lack its newline
+            if cut:  # only the last line can lack its newline
                 report.skip(
                     log, lineno, "the last line is cut off (was Codex still writing?)", "truncated_line"
                 )

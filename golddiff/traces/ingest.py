@@ -30,7 +30,7 @@ import orjson
 from golddiff.episodes import Episode
 from golddiff.jsonl import JsonlAppender
 from golddiff.traces.builder import IngestReport, ReadOptions
-from golddiff.traces.detect import detect, read_head, reader
+from golddiff.traces.detect import READERS, detect, read_head, reader
 from golddiff.traces.scrub import Scrubber
 
 DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
@@ -131,7 +131,7 @@ class _Progress:
 class FileResult:
     """What one log file gave: (episode id, JSON line, its counts) per episode, and the run's counters."""
 
-    episodes: list[tuple[str, str, Counter]]
+    episodes: list[tuple[str, bytes, Counter]]
     counts: Counter
     redactions: Counter
     problems: list[str]
@@ -161,7 +161,7 @@ class FileWorker:
         _ingest_file(item[0], item[1], self.fmt, self.opts, report, keep)
         return FileResult(episodes, report.counts, scrubber.counts, report.problems)
 
-    def serialize(self, ep: Episode, scrubber: Scrubber) -> tuple[str, str, Counter]:
+    def serialize(self, ep: Episode, scrubber: Scrubber) -> tuple[str, bytes, Counter]:
         if self.linker is not None and ep.source.tool != "git":
             ep = self.linker.link(ep)
         clean = scrubber.scrub_episode(ep.model_dump())
@@ -170,13 +170,13 @@ class FileWorker:
         return clean["episode_id"], _dumps(clean), counts
 
 
-def _dumps(episode: dict) -> str:
-    """One JSON line: orjson (compact, UTF-8; ~10x json.dumps), json for what orjson refuses (a lone
-    surrogate a log carried in, which orjson will not encode)."""
+def _dumps(episode: dict) -> bytes:
+    """One JSON line, UTF-8: orjson (compact; ~10x json.dumps), json for what orjson refuses (a lone
+    surrogate a log carried in: written as a \\u escape, so the file stays valid UTF-8)."""
     try:
-        return orjson.dumps(episode).decode()
+        return orjson.dumps(episode)
     except TypeError:
-        return json.dumps(episode, ensure_ascii=False)
+        return json.dumps(episode).encode()
 
 
 _POOL_WORKER: FileWorker | None = None
@@ -197,6 +197,9 @@ def _results(worker: FileWorker, items: Iterator[tuple[Path, bool]], jobs: int) 
     if jobs <= 1:
         yield from map(worker, items)
         return
+    for fmt in READERS:  # imported and compiled once here: forked workers start with them
+        reader(fmt)
+    Scrubber()
     with ProcessPoolExecutor(jobs, initializer=_pool_init, initargs=(worker,)) as pool:
         window: deque = deque()
         for item in items:
@@ -243,8 +246,8 @@ def ingest(
         out, lock=True, on_new_line=lambda ln: _remember_id(ln, known), on_repair=repaired
     ) as sink:
 
-        def write(ep_id: str, line: str, counts: Counter) -> None:
-            if not sink.append(line.encode("utf-8", "surrogatepass"), key=ep_id, known=known):
+        def write(ep_id: str, line: bytes, counts: Counter) -> None:
+            if not sink.append(line, key=ep_id, known=known):
                 report.counts["episodes_already_present"] += 1
                 return
             report.counts.update(counts)

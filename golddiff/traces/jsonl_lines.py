@@ -1,6 +1,6 @@
 """Reading JSONL logs line by line: bad bytes cost one record, not the file; parsing is fast.
 
-    for lineno, line in text_lines(path, report):
+    for lineno, line, cut in text_lines(path, report):
         rec = loads(line)             # ValueError for anything that is not JSON, nesting included
 
 `text_lines` reads the file once; a line that is not UTF-8 or holds a NUL byte (a crash mid-write, a
@@ -33,8 +33,9 @@ def loads(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str]]:
-    """(line number, line with its newline) of a text file; undecodable lines reported and skipped."""
+def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str, bool]]:
+    """(line number, line without its newline, whether it was cut short: the last line, with no newline)
+    of a text file; undecodable lines reported and skipped."""
     data = path.read_bytes()
     if b"\x00" not in data:
         try:
@@ -42,9 +43,10 @@ def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str]]:
         except UnicodeDecodeError:
             pass
         else:
-            yield from enumerate(_split(text, "\n"), 1)
+            for lineno, (line, cut) in enumerate(_split(text, "\n"), 1):
+                yield lineno, line, cut
             return
-    for lineno, raw in enumerate(_split(data, b"\n"), 1):
+    for lineno, (raw, cut) in enumerate(_split(data, b"\n"), 1):
         nul = raw.find(b"\x00")
         try:
             line = raw.decode("utf-8")
@@ -52,7 +54,7 @@ def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str]]:
             what = f"not UTF-8 text (an invalid byte at column {e.start + 1})"
         else:
             if nul < 0:
-                yield lineno, line
+                yield lineno, line, cut
                 continue
             what = f"a NUL byte at column {nul + 1} (a write cut short or binary data)"
         report.counts["records"] += 1
@@ -60,11 +62,11 @@ def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str]]:
 
 
 def _split(text, nl):
-    """Lines split at line feeds only (a JSON string may hold U+2028 and friends), each with its "\n";
-    a last line without one is kept as it is (a cut write shows as such)."""
+    """(line, cut) at line feeds only (a JSON string may hold U+2028 and friends), without the newline;
+    `cut`: the last line had none (a write interrupted)."""
     parts = text.split(nl)
     last = parts.pop()
     for part in parts:
-        yield part + nl
+        yield part, False
     if last:
-        yield last
+        yield last, True

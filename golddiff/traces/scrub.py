@@ -47,7 +47,7 @@ _PRIORITY = {
     "high_entropy": 8,
 }
 _IDENT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_SEP = "\n\x00\n"  # between strings scrubbed together; every rule stops at a line break
+_SEP_BYTES = b"\n\x00\n"  # between strings scrubbed together; every rule stops at a line break
 
 
 class _Compiled:
@@ -120,16 +120,19 @@ class Scrubber:
             return text
         data = text.encode("utf-8", "surrogatepass")
         spans = self.find(data)
-        if not spans:
-            return text
+        return self._replace(data, 0, spans) if spans else text
+
+    def _replace(self, raw: bytes, offset: int, spans: list[Span]) -> str:
+        """`raw` (which starts at `offset` of the scanned bytes) with its spans replaced, as text."""
         out, last = [], 0
         for start, end, kind, new in spans:
+            start, end = start - offset, end - offset
             if kind != "private_key_line":
                 self.counts[kind] += 1
-            out.append(data[last:start])
+            out.append(raw[last:start])
             out.append(new)
             last = end
-        out.append(data[last:])
+        out.append(raw[last:])
         return b"".join(out).decode("utf-8", "surrogatepass")
 
     def find(self, data: bytes) -> list[Span]:
@@ -199,19 +202,32 @@ class Scrubber:
     # -------------------------------------------------------------------------- whole episodes
 
     def scrub_value(self, value):
-        """Scrub every string (and dict key) in a JSON-like value.
+        """Scrub every string (and dict key) in a JSON-like value; a new value, unchanged parts shared.
 
-        All its strings are joined with a separator no rule can match across (a NUL between line
-        breaks), scrubbed in one scan, and split back.
+        All its strings are encoded and joined with a separator no rule can match across (a NUL
+        between line breaks) and scanned once; each span found goes back to its string by offset, and
+        only the strings with a replacement are rebuilt.
         """
         strings: list[str] = []
         _collect(value, strings)
         if not strings:
             return value
-        joined = _SEP.join(strings)
-        cleaned = self.scrub_text(joined).split(_SEP) if joined.count(_SEP) == len(strings) - 1 else []
-        if len(cleaned) != len(strings):  # a string holding the separator itself: one at a time
-            cleaned = [self.scrub_text(x) for x in strings]
+        encoded = [x.encode("utf-8", "surrogatepass") for x in strings]
+        spans = self.find(_SEP_BYTES.join(encoded))
+        if not spans:
+            return value
+        starts, pos = [], 0
+        for raw in encoded:
+            starts.append(pos)
+            pos += len(raw) + len(_SEP_BYTES)
+        by_string: dict[int, list[Span]] = {}
+        for span in spans:
+            k = bisect.bisect_right(starts, span[0]) - 1
+            if span[1] <= starts[k] + len(encoded[k]):  # no rule crosses a line break: always true
+                by_string.setdefault(k, []).append(span)
+        cleaned = list(strings)
+        for k, in_string in by_string.items():
+            cleaned[k] = self._replace(encoded[k], starts[k], in_string)
         return _rebuild(value, iter(cleaned))
 
     def scrub_episode(self, episode: dict) -> dict:

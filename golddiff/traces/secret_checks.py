@@ -16,6 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 _DIGIT, _LOWER, _UPPER = re.compile(rb"[0-9]"), re.compile(rb"[a-z]"), re.compile(rb"[A-Z]")
+_LOWER_BYTES, _UPPER_BYTES, _DIGIT_BYTES = (
+    b"abcdefghijklmnopqrstuvwxyz",
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    b"0123456789",
+)
 _BRACKET = re.compile(rb"[(\[{]")
 _SNAKE = re.compile(rb"[A-Za-z]+(?:[_\-][A-Za-z0-9]+)*")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
@@ -287,17 +292,16 @@ def high_entropy(data: bytes, end: int) -> tuple[int, int] | None:
     start = floor + len(data[floor:end].rstrip(_TOKEN_BYTES))
     if start == floor and floor > 0 and data[floor - 1] in _TOKEN_CHARS:
         return None  # longer than any secret: a blob
-    before = data[max(0, start - 24) : start]
-    if before[-3:].lower() in (b"?b?", b"?q?"):
-        return None  # a MIME encoded word
     tok = data[start:end].rstrip(b"=")
     if b"=" in tok:  # KEY=value, quoted-printable (=C3=A9): the value after the last "=" is the candidate
+        if data[max(0, start - 3) : start].lower() in (b"?b?", b"?q?"):
+            return None  # a MIME encoded word
         start += tok.rindex(b"=") + 1
         tok = data[start:end].rstrip(b"=")
-    if len(tok) < 24 or len(tok) > 512:
+    if len(tok) < 24 or len(tok) > 512 or not looks_random(tok):
         return None
-    if not looks_random(tok):
-        return None
+    if data[max(0, start - 3) : start].lower() in (b"?b?", b"?q?"):
+        return None  # a MIME encoded word
     if _IDENTIFIER.fullmatch(tok) and (
         data[start - 1 : start] in (b".", b"(")
         or data[end : end + 1] in (b"(", b".", b"[")
@@ -326,12 +330,17 @@ def high_entropy(data: bytes, end: int) -> tuple[int, int] | None:
 
 def looks_random(tok: bytes) -> bool:
     """A high-entropy token: mixed classes, not hex (hashes, SHAs), not a path or an identifier."""
+    n = len(tok)  # a random token of this length has every class several times (counted in C)
+    if (
+        n - len(tok.translate(None, _LOWER_BYTES)) < 2
+        or n - len(tok.translate(None, _UPPER_BYTES)) < 2
+        or n - len(tok.translate(None, _DIGIT_BYTES)) < 2
+    ):
+        return False
     if _HEX.fullmatch(tok) or tok.startswith(_ID_PREFIXES) or tok.startswith(_HASH_PREFIXES):
         return False
     if tok.count(b"/") >= 2 and (tok.startswith(b"/") or not _DIGIT.search(tok.rsplit(b"/", 1)[-1])):
         return False  # a path
-    if len(_LOWER.findall(tok)) < 2 or len(_UPPER.findall(tok)) < 2 or len(_DIGIT.findall(tok)) < 2:
-        return False  # a random token of this length has every class several times
     # an identifier made of words (AbstractHTTPHandler2, test_foo_bar_1, some-kebab-name) has long
     # segments; a random token has short ones
     parts = _SEGMENT.findall(tok)

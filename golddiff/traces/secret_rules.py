@@ -206,7 +206,7 @@ class LogRule(NamedTuple):
 LOG_RULES: list[LogRule] = [
     LogRule(
         "assigned_secret",
-        rb"(?:key|secret|token|passw|pwd|credential|auth)[\w\-]*[\"']?[ \t]*[:=]",
+        rb"(?:key|secret|token|passw|pwd|credential|auth)[\w\-]*[\"']?[ \t]*[:=][ \t]*[\"'b]?[\"']?[^\s\"'`,;)}\]&]{8}",
         caseless=True,
     ),
     LogRule("url_password", rb"://[^/\s:@\"']+:[^/\s@\"']+@"),
