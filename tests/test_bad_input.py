@@ -178,3 +178,12 @@ def test_a_lone_surrogate_in_a_log_is_kept_and_the_output_stays_utf8(tmp_path: P
     assert s["episodes"] >= 2
     text = out.read_bytes().decode("utf-8")  # strict: valid UTF-8
     assert "\\ud83d" in text and json.loads(text.splitlines()[0])["task"].endswith("\ud83d)")
+
+
+def test_problem_messages_are_scrubbed_but_keep_the_users_paths():
+    from golddiff.traces.builder import IngestReport
+
+    report = IngestReport(quiet=True)
+    report.skip("/home/alice/logs/s.jsonl", 3, f"unreadable edit block: SEARCH text {SECRET!r} not found")
+    assert SECRET not in report.problems[0] and "<secret:github_token:" in report.problems[0]
+    assert report.problems[0].startswith("/home/alice/logs/s.jsonl:3: ")

@@ -108,8 +108,10 @@ class _Spans:
 class Scrubber:
     """Replaces secrets, e-mails and home-directory user names; counts what it replaced per kind."""
 
-    def __init__(self, entropy_check: bool = True):
-        self.entropy_check = entropy_check
+    def __init__(self, entropy_check: bool = True, personal: bool = True):
+        """`personal`: also e-mails and home-directory user names (off for messages to the user, whose
+        own paths they must recognise)."""
+        self.entropy_check, self.personal = entropy_check, personal
         self.counts: Counter = Counter()
         self._c = _compiled()
 
@@ -171,6 +173,8 @@ class Scrubber:
                     self.counts["private_key"] += 1  # once per block
                 found.extend((0, sp) for sp in block)
             elif group in ("email", "home_user"):
+                if not self.personal:
+                    continue
                 found.extend((_PRIORITY[group], sp) for sp in checks.LINE_PII[group](data, ls, le))
             else:
                 for s, e in checks.LOG_CHECKS[group](data, ls, le):
@@ -241,6 +245,18 @@ class Scrubber:
         prov["scrubber_version"] = SCRUBBER_VERSION
         prov["redactions"] = dict(sorted(counts.items()))
         return clean
+
+
+_MESSAGES: Scrubber | None = None
+
+
+def scrub_message(text: str) -> str:
+    """A message for the user (a problem report) with anything secret-looking replaced: messages name
+    the file, line and field, but a reader's exception text may still quote a record."""
+    global _MESSAGES
+    if _MESSAGES is None:
+        _MESSAGES = Scrubber(personal=False)
+    return _MESSAGES.scrub_text(text)
 
 
 def _collect(value, out: list[str]) -> None:
