@@ -22,7 +22,7 @@ from typing import Literal
 
 from golddiff.traces.builder import IngestReport
 from golddiff.traces.claude_code_text import typed_prompt
-from golddiff.traces.jsonl_lines import loads, text_lines
+from golddiff.traces.jsonl_lines import BadEncoding, loads, text_lines
 
 LineKind = Literal["main", "abandoned", "replay"]
 Records = list[tuple[int, dict]]  # (line number, record) in file order
@@ -55,11 +55,16 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     return records
 
 
-def _parse(path: Path, lineno: int, line: str, report: IngestReport, cut: bool = False) -> dict | None:
+def _parse(
+    path: Path, lineno: int, line: str | bytes, report: IngestReport, cut: bool = False
+) -> dict | None:
     """One line as a record object, or None (reported: cut short, not JSON, not an object)."""
     report.counts["records"] += 1
     try:
         rec = loads(line)
+    except BadEncoding as e:
+        report.skip(str(path), lineno, f"{e.msg}; record skipped", "bad_encoding")
+        return None
     except ValueError as e:
         what = "truncated last line" if cut else f"not JSON ({getattr(e, 'msg', None) or e})"
         # the line's text is never shown: it may hold a secret the scrubber never got to see

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golddiff.traces.builder import IngestReport
-from golddiff.traces.jsonl_lines import loads, text_lines
+from golddiff.traces.jsonl_lines import BadEncoding, loads, text_lines
 
 ENVELOPE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
 SHELL_TOOLS = frozenset({"shell", "container.exec", "shell_command", "exec_command", "local_shell", "exec"})
@@ -83,6 +83,9 @@ def read_records(path: Path, report: IngestReport) -> Iterator[tuple[int, Record
         report.counts["records"] += 1
         try:
             obj = loads(line)
+        except BadEncoding as e:
+            report.skip(log, lineno, f"{e.msg}; record skipped", "bad_encoding")
+            continue
         except ValueError as e:
             if cut:  # only the last line can lack its newline
                 report.skip(

@@ -3,8 +3,10 @@
     for lineno, line, cut in text_lines(path, report):
         rec = loads(line)             # ValueError for anything that is not JSON, nesting included
 
-`text_lines` reads the file once; a line that is not UTF-8 or holds a NUL byte (a crash mid-write, a
-disk error, a binary paste) is reported with its file, line and byte column and skipped, never echoed.
+`text_lines` reads the file once and splits it at line feeds, as bytes (orjson parses bytes directly and
+checks UTF-8 as it goes); a line that is not UTF-8 (`BadEncoding` from `loads`) or holds a NUL byte (a
+crash mid-write, a disk error, a binary paste) is reported with its file, line and byte column and
+skipped, never echoed.
 `loads` is orjson (several times faster than `json`) falling back to `json` for what orjson refuses
 (lone surrogate escapes, NaN, numbers out of range); nesting deeper than either parser allows is a
 ValueError like any other bad line, so it stays that record's problem.
@@ -22,30 +24,37 @@ import orjson
 from golddiff.traces.builder import IngestReport
 
 
+class BadEncoding(ValueError):
+    """A line that is not UTF-8 text; `msg` says where (never what)."""
+
+    def __init__(self, msg: str):
+        super().__init__(msg)
+        self.msg = msg
+
+
 def loads(text: str | bytes) -> Any:
+    """One JSON value from a line (bytes are parsed without decoding the file first)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
     try:
         return json.loads(text)
+    except UnicodeDecodeError as e:
+        raise BadEncoding(f"not UTF-8 text (an invalid byte at column {e.start + 1})") from None
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
 
-def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str, bool]]:
+def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, line without its newline, whether it was cut short: the last line, with no newline)
-    of a text file; undecodable lines reported and skipped."""
+    of a JSONL file, as bytes for `loads` (which checks UTF-8 itself: see `BadEncoding`); lines with a
+    NUL byte are reported and skipped here."""
     data = path.read_bytes()
     if b"\x00" not in data:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            for lineno, (line, cut) in enumerate(_split(text, "\n"), 1):
-                yield lineno, line, cut
-            return
+        for lineno, (line, cut) in enumerate(_split(data, b"\n"), 1):
+            yield lineno, line, cut
+        return
     for lineno, (raw, cut) in enumerate(_split(data, b"\n"), 1):
         nul = raw.find(b"\x00")
         try:
@@ -54,7 +63,7 @@ def text_lines(path: Path, report: IngestReport) -> Iterator[tuple[int, str, boo
             what = f"not UTF-8 text (an invalid byte at column {e.start + 1})"
         else:
             if nul < 0:
-                yield lineno, line, cut
+                yield lineno, raw, cut
                 continue
             what = f"a NUL byte at column {nul + 1} (a write cut short or binary data)"
         report.counts["records"] += 1

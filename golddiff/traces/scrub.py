@@ -47,6 +47,7 @@ _PRIORITY = {
     "high_entropy": 8,
 }
 _IDENT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_SHORTEST = 6
 _SEP_BYTES = b"\n\x00\n"  # between strings scrubbed together; every rule stops at a line break
 
 
@@ -214,9 +215,11 @@ class Scrubber:
         """
         strings: list[str] = []
         _collect(value, strings)
-        if not strings:
+        # nothing shorter than 6 characters can hold a match (the shortest: an e-mail like a@b.io)
+        scanned = [i for i, x in enumerate(strings) if len(x) >= _SHORTEST]
+        if not scanned:
             return value
-        encoded = [x.encode("utf-8", "surrogatepass") for x in strings]
+        encoded = [strings[i].encode("utf-8", "surrogatepass") for i in scanned]
         spans = self.find(_SEP_BYTES.join(encoded))
         if not spans:
             return value
@@ -231,7 +234,7 @@ class Scrubber:
                 by_string.setdefault(k, []).append(span)
         cleaned = list(strings)
         for k, in_string in by_string.items():
-            cleaned[k] = self._replace(encoded[k], starts[k], in_string)
+            cleaned[scanned[k]] = self._replace(encoded[k], starts[k], in_string)
         return _rebuild(value, iter(cleaned))
 
     def scrub_episode(self, episode: dict) -> dict:
