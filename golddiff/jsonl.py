@@ -147,7 +147,7 @@ class JsonlAppender:
         """Append one line (without its newline). With `key` and `known`: skip it (returning False)
         when `key` is in `known` after reading what others appended; else add `key` to `known`."""
         with self._locked():
-            if self.lock:
+            if self.lock and self._size() != self._seen:  # someone else appended since our last look
                 self._repair()  # a writer that died holding the file may have left a fragment
                 self._read_new()
             if key is not None and known is not None and key in known:
