@@ -194,8 +194,8 @@ print(n)
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of one child process."""
+def timed(cmd: list[str]) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS in MB, stdout, CPU seconds of it and its worker processes) of one child."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -203,7 +203,7 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
     out, err = proc.stdout.read(), proc.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[:3]} failed:\n{err[-2000:]}")
-    return dt, usage.ru_maxrss / 1024, out
+    return dt, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -216,8 +216,8 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in corpus.rglob("*.jsonl")) / 1e6
     episodes = out / "episodes.jsonl"
     episodes.unlink(missing_ok=True)
-    t_parse, rss_parse, records = timed([sys.executable, "-c", BASELINE, str(corpus)])
-    t_ingest, rss_ingest, stats = timed(
+    t_parse, rss_parse, records, cpu_parse = timed([sys.executable, "-c", BASELINE, str(corpus)])
+    t_ingest, rss_ingest, stats, cpu_ingest = timed(
         [sys.executable, "-m", "golddiff.cli", "ingest", str(corpus), "-o", str(episodes), "-q", "--stats"]
     )
     summary = json.loads(stats.strip().splitlines()[-1])
@@ -229,6 +229,9 @@ def main() -> None:
         "ratio_vs_parse": round(t_parse / t_ingest, 3),
         "peak_rss_mb": round(rss_ingest, 1),
         "parse_peak_rss_mb": round(rss_parse, 1),
+        "parse_cpu_s": round(cpu_parse, 2),
+        "ingest_cpu_s": round(cpu_ingest, 2),  # main process and its workers
+        "load_avg": round(os.getloadavg()[0], 1),
         "episodes": summary["episodes"],
         "edits": summary["edits"],
         "skipped_records": summary["skipped_records"],
@@ -237,6 +240,10 @@ def main() -> None:
     print(f"json parse only {result['parse_mb_s']:8.1f} MB/s   peak {rss_parse:6.0f} MB")
     print(f"golddiff ingest {result['ingest_mb_s']:8.1f} MB/s   peak {rss_ingest:6.0f} MB")
     print(f"ratio           {result['ratio_vs_parse']:8.3f}  (aim >= 0.25; peak memory aim < 500 MB)")
+    print(
+        f"CPU seconds     parse {cpu_parse:.1f}, ingest {cpu_ingest:.1f} (all its processes); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall-clock ratios need a quiet machine)"
+    )
     print(json.dumps(result))
 
 

@@ -193,11 +193,15 @@ def existing_ids(path: str | Path) -> set[str]:
 
 
 def write_episodes(episodes: Iterable[Episode], path: str | Path, append: bool = True) -> int:
-    """Append episodes as JSONL, one flushed line each, so an interrupted run loses nothing written."""
+    """Append episodes as JSONL, one whole line each (a torn last line left by an interrupted run is
+    moved aside first; see `golddiff.jsonl`), so an interrupted run loses nothing written."""
+    from golddiff.jsonl import JsonlAppender
+
+    if not append:
+        Path(path).write_bytes(b"")
     n = 0
-    with open(path, "a" if append else "w", encoding="utf-8") as f:
+    with JsonlAppender(path) as out:
         for ep in episodes:
-            f.write(ep.model_dump_json(exclude_none=False) + "\n")
-            f.flush()
+            out.append(ep.model_dump_json(exclude_none=False).encode())
             n += 1
     return n

@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from golddiff.jsonl import DiskFullError
     from golddiff.traces.detect import READERS
     from golddiff.traces.git.repo import GitError
     from golddiff.traces.ingest import DEFAULT_PATHS, ingest, stats_summary
@@ -59,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     except (GitError, FileNotFoundError) as e:
         print(f"golddiff ingest: {e}", file=sys.stderr)
         return 2
+    except DiskFullError as e:
+        print(f"golddiff ingest: {e.strerror}", file=sys.stderr)
+        return 1
     summary = stats_summary(report)
     if args.stats:
         _print_table(summary)
@@ -109,6 +113,7 @@ def _print_table(summary: dict) -> None:
         "gold_edits",
         "negative_edits",
         "rejected_edits",
+        "failed_edits",
         "interrupts",
         "skipped_records",
         "unknown_records",

@@ -1,6 +1,7 @@
 """`golddiff score tasks.parquet answers.jsonl`: the gold-diff reward (and SWE-RL's) of each answer.
 
-answers.jsonl holds `{"task_id": ..., "answer": "..."}` per line. Prints a table (the first `--rows`
+answers.jsonl holds `{"task_id": ..., "answer": "..."}` per line; a malformed line is reported with its
+line number (never its text) and skipped, the rest is scored. Prints a table (the first `--rows`
 answers) and, last, one JSON line: n, mean_reward, format_error_rate, exact_match_rate, mean_swerl.
 SWE-RL's reward is quadratic in the diff size, so diffs longer than `--swerl-max-chars` are not given it.
 """
@@ -27,25 +28,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="also write one JSON line per answer with every part of its score")
 
 
-def read_answers(path: str) -> Iterator[tuple[int, str, str]]:
-    """(line number, task_id, answer) per line; a bad line raises with the file and line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+def read_answers(path: str, skipped: list[str] | None = None) -> Iterator[tuple[int, str, str]]:
+    """(line number, task_id, answer) per line. A bad line is reported (file, line, what is wrong; never
+    its text) into `skipped` and passed over; without `skipped` it raises."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
+            problem = None
             try:
-                row = json.loads(line)
-                yield lineno, str(row["task_id"]), str(row["answer"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f'{path}:{lineno}: expected {{"task_id": ..., "answer": ...}} ({e})') from e
+                row = json.loads(raw.decode("utf-8"))
+                if not isinstance(row, dict):
+                    problem = f"a JSON {type(row).__name__}, not an object"
+                elif "task_id" not in row or "answer" not in row:
+                    problem = "no " + " or ".join(repr(k) for k in ("task_id", "answer") if k not in row)
+                elif not isinstance(row["answer"], str):
+                    problem = f"'answer' is a {type(row['answer']).__name__}, not a string"
+            except UnicodeDecodeError as e:
+                problem = f"not UTF-8 text (byte {e.start})"
+            except ValueError as e:
+                problem = (
+                    f"not JSON ({getattr(e, 'msg', type(e).__name__)}, column {getattr(e, 'colno', '?')})"
+                )
+            if problem is None:
+                yield lineno, str(row["task_id"]), row["answer"]
+                continue
+            msg = f'{path}:{lineno}: expected {{"task_id": ..., "answer": "..."}}; {problem}'
+            if skipped is None:
+                raise ValueError(msg)
+            skipped.append(msg)
+            print(f"golddiff score: skipped {msg}", file=sys.stderr)
 
 
-def _score_all(args, tasks: dict) -> tuple[list[dict], int]:
+def _score_all(args, tasks: dict, skipped: list[str]) -> tuple[list[dict], int]:
     from golddiff.reward import prepare, score, swerl_score
 
     targets: dict = {}
     rows, unknown = [], 0
-    for lineno, task_id, answer in read_answers(args.answers):
+    for lineno, task_id, answer in read_answers(args.answers, skipped):
         task = tasks.get(task_id)
         if task is None:
             unknown += 1
@@ -109,13 +129,27 @@ def _print_table(rows: list[dict], limit: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from golddiff.tasks import iter_tasks_parquet
 
+    for path, what in ((args.tasks, "tasks.parquet from `golddiff tasks`"), (args.answers, "answers JSONL")):
+        if not Path(path).is_file():
+            print(f"golddiff score: {path}: no such file (expected {what})", file=sys.stderr)
+            return 2
+    skipped: list[str] = []
     try:
         tasks = {t.task_id: t for t in iter_tasks_parquet(args.tasks)}
-        rows, unknown = _score_all(args, tasks)
     except (OSError, ValueError) as e:
-        print(f"golddiff score: {e}", file=sys.stderr)
+        print(
+            f"golddiff score: {args.tasks}: not a tasks file golddiff can read ({type(e).__name__})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        rows, unknown = _score_all(args, tasks, skipped)
+    except OSError as e:
+        print(f"golddiff score: {args.answers}: {e.strerror or e}", file=sys.stderr)
         return 2
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
@@ -123,5 +157,6 @@ def run(args: argparse.Namespace) -> int:
     _print_table(rows, args.rows)
     result = summary(rows)
     result["unknown_task_ids"] = unknown
+    result["skipped_lines"] = len(skipped)
     print(json.dumps(result))
     return 0 if rows else 1

@@ -47,8 +47,12 @@ def _load(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from golddiff.rl.config import check_data_files
+
     try:
         cfg = _load(args)
+        if not args.check:
+            check_data_files(cfg)
     except ValueError as e:  # ConfigError included
         print(f"golddiff train: {e}", file=sys.stderr)
         return 2
@@ -58,10 +62,14 @@ def run(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), end="")
         return 0
     from golddiff.checks import train_hooks
+    from golddiff.jsonl import DiskFullError
     from golddiff.rl.trainer import LearnerFailed, train
 
     try:
         summary = train(cfg, resume=bool(args.resume), hooks=train_hooks())
+    except DiskFullError as e:
+        print(f"golddiff train: {e.strerror}; continue with --resume {cfg.run.dir}", file=sys.stderr)
+        return 1
     except LearnerFailed as e:
         print(f"golddiff train: {e}", file=sys.stderr)
         return 1

@@ -132,8 +132,11 @@ def _range(start: int, stop: int) -> str:
     return f"{start if length == 0 else start + 1},{length}"
 
 
-def _hunk_lines(a: list[str], b: list[str], ops: list[tuple[int, int, int, int]], n: int) -> list[str]:
-    """The `@@` hunks for changed ranges `ops`, with `n` lines of context; nearby changes share a hunk."""
+def _hunk_lines(
+    a: list[str], b: list[str], ops: list[tuple[int, int, int, int]], n: int, offset: int = 0
+) -> list[str]:
+    """The `@@` hunks for changed ranges `ops`, with `n` lines of context; nearby changes share a hunk.
+    `offset`: how many lines (the same on both sides) precede `a` and `b` in the files."""
     groups: list[list[tuple[int, int, int, int]]] = []
     for op in ops:
         if groups and op[0] - groups[-1][-1][1] <= 2 * n:
@@ -144,7 +147,7 @@ def _hunk_lines(a: list[str], b: list[str], ops: list[tuple[int, int, int, int]]
     for g in groups:
         a0, a1 = max(0, g[0][0] - n), min(len(a), g[-1][1] + n)
         b0, b1 = g[0][2] - (g[0][0] - a0), g[-1][3] + (a1 - g[-1][1])
-        out.append(f"@@ -{_range(a0, a1)} +{_range(b0, b1)} @@\n")
+        out.append(f"@@ -{_range(a0 + offset, a1 + offset)} +{_range(b0 + offset, b1 + offset)} @@\n")
         pos = a0
         for i1, i2, j1, j2 in g:
             out += (
@@ -155,11 +158,60 @@ def _hunk_lines(a: list[str], b: list[str], ops: list[tuple[int, int, int, int]]
     return out
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix, found by comparing halves (C-speed slices, not a loop)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _changed_middle(a: str, b: str, context: int) -> tuple[int, list[str], list[str]]:
+    """(lines before, the lines of `a` and of `b` from `context` lines before their first difference to
+    `context` lines after their last one). Equal leading and trailing lines are found on the texts, so
+    a one-line edit of a big file is not split into lines and compared line by line."""
+    p = _common_prefix(a, b)
+    p = a.rfind("\n", 0, p) + 1  # the start of the first line that differs
+    s = _common_suffix(a, b, min(len(a), len(b)) - p)
+    sa, sb = len(a) - s, len(b) - s
+    while sa < len(a) and not (a[sa - 1 : sa] in ("", "\n") and b[sb - 1 : sb] in ("", "\n")):
+        step = a.find("\n", sa)
+        step = len(a) if step < 0 else step + 1
+        sb, sa = sb + (step - sa), step  # the next line start after the last difference
+    head = a.rfind("\n", 0, max(p - 1, 0))
+    for _ in range(context - 1):
+        if head < 0:
+            break
+        head = a.rfind("\n", 0, head)
+    start = head + 1 if p else 0  # `context` whole lines before the first difference
+    tail = sa
+    for _ in range(context):
+        nl = a.find("\n", tail)
+        tail = len(a) if nl < 0 else nl + 1
+    before = a.count("\n", 0, start)
+    return before, split_lines(a[start:tail]), split_lines(b[start : sb + (tail - sa)])
+
+
 def unified_diff(path: str, before: str | None, after: str | None, context: int = 3) -> str:
     """A git-style unified diff of one file ('' when nothing changed). None = absent file."""
     if before == after:
         return ""
-    a, b = split_lines(before), split_lines(after)
+    offset, a, b = _changed_middle(before or "", after or "", context)
     old_name = "/dev/null" if before is None else f"a/{path}"
     new_name = "/dev/null" if after is None else f"b/{path}"
     out = [f"diff --git a/{path} b/{path}\n"]
@@ -171,7 +223,7 @@ def unified_diff(path: str, before: str | None, after: str | None, context: int 
     if not ops:
         return ""  # the same lines (e.g. "" against None)
     out += [f"--- {old_name}\n", f"+++ {new_name}\n"]
-    for line in _hunk_lines(a, b, ops, context):
+    for line in _hunk_lines(a, b, ops, context, offset):
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         out.append(line)

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import shutil
+import struct
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +85,66 @@ def complete_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(run_dir: str | Path) -> tuple[int, Path] | None:
     found = complete_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def damage(path: str | Path) -> str | None:
+    """What is wrong with a complete checkpoint's files (naming the file), or None when they look whole.
+
+    Checked without loading anything big: state.json and config.json parse, each safetensors file is as
+    long as its header says, optimizer.pt / rng.pt are non-empty zip archives (torch.save's format)
+    with a readable directory. A crash cannot cause these (the marker is written last); a disk that
+    lost blocks, a copy cut short or a hand edit can.
+    """
+    path = Path(path)
+    for name in (STATE_FILE, "config.json"):
+        f = path / name
+        if name == "config.json" and not f.exists():
+            continue
+        try:
+            value = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            return f"{f}: not readable JSON ({type(e).__name__})"
+        if name == STATE_FILE and not (isinstance(value, dict) and isinstance(value.get("step"), int)):
+            return f"{f}: no step in it"
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights and not (path / "pytorch_model.bin").is_file():
+        return f"{path}: no model weights (*.safetensors)"
+    for f in weights:
+        problem = _safetensors_damage(f)
+        if problem:
+            return f"{f}: {problem}"
+    for name in ("optimizer.pt", "rng.pt"):
+        f = path / name
+        if not f.exists():
+            continue
+        if f.stat().st_size == 0:
+            return f"{f}: empty"
+        try:
+            with zipfile.ZipFile(f) as z:
+                z.namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            return f"{f}: not a whole torch.save archive ({e})"
+    return None
+
+
+def _safetensors_damage(f: Path) -> str | None:
+    size = f.stat().st_size
+    with f.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"truncated ({size} bytes)"
+        n = struct.unpack("<Q", head)[0]
+        if n > size - 8:
+            return f"truncated: header of {n} bytes in a {size}-byte file"
+        try:
+            header = json.loads(fh.read(n))
+        except ValueError:
+            return "header is not JSON"
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)]
+    expected = 8 + n + max(ends, default=0)
+    if size != expected:
+        return f"truncated: {size} of {expected} bytes"
+    return None
 
 
 def read_state(path: str | Path) -> dict:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from golddiff.config import Strict, load_config, parse_dtype
+from golddiff.config import ConfigError, Strict, load_config, parse_dtype
 
 
 class ModelSection(Strict):
@@ -194,3 +194,14 @@ class TrainConfig(Strict):
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
     return load_config(TrainConfig, path, overrides)
+
+
+def check_data_files(cfg: TrainConfig) -> None:
+    """The files the config names exist (a config error naming the key and path, before any work)."""
+    tasks = cfg.data.tasks
+    if tasks is not None and not Path(tasks).is_file():
+        what = "is a folder, not a file" if Path(tasks).is_dir() else "no such file"
+        raise ConfigError(
+            f"data.tasks: {tasks}: {what}; make it with `golddiff tasks episodes.jsonl -o tasks.parquet` "
+            "or give the right path with --data.tasks=PATH"
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from golddiff.rl.config import DataSection, TrainConfig
+from golddiff.rl.config import DataSection, TrainConfig, check_data_files
 from golddiff.rl.dataset import PromptDataset, TaskDataset
 from golddiff.rl.messages import PromptTicket
 from golddiff.rl.synthetic import open_synthetic, synthetic_ids
@@ -26,6 +26,7 @@ def task_ids(cfg: TrainConfig) -> list[str]:
     """The dataset's task ids in row order, without a tokenizer (for the driver and the prompt source)."""
     if cfg.data.synthetic is not None:
         return synthetic_ids(cfg.data.synthetic)
+    check_data_files(cfg)
     ids = [t.task_id for t in iter_tasks_parquet(cfg.data.tasks) if t.split == cfg.data.split]
     if not ids:
         raise ValueError(f"{cfg.data.tasks}: no tasks in split {cfg.data.split!r}")

@@ -17,9 +17,11 @@ none. No torch.
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from golddiff.jsonl import JsonlAppender, print_note
 
 LEDGER_FILE = "ledger.jsonl"
 
@@ -36,14 +38,14 @@ class LedgerStep:
 
 
 class Ledger:
-    def __init__(self, run_dir: str | Path) -> None:
+    """Appends (fsynced) to RUN_DIR/ledger.jsonl; a torn last line left by a crash is moved aside first."""
+
+    def __init__(self, run_dir: str | Path, on_repair: Callable[[str], None] | None = None) -> None:
         self.path = Path(run_dir) / LEDGER_FILE
-        self._file = self.path.open("a", encoding="utf-8")
+        self._file = JsonlAppender(self.path, fsync=True, on_repair=on_repair or print_note)
 
     def _append(self, record: dict) -> None:
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.append(json.dumps(record).encode())
 
     def record_step(
         self, step: int, prompts: list[tuple[int, str]], skipped: list[tuple[int, str]] = ()

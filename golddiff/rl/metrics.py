@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from golddiff.jsonl import JsonlAppender, print_note
+
 REQUIRED = (
     "reward/mean",
     "reward/format_error_rate",
@@ -78,8 +80,9 @@ class MetricsWriter:
     def __init__(
         self, run_dir: Path, tensorboard: bool = False, wandb: bool = False, **wandb_init: Any
     ) -> None:
-        self.file = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
-        self.rollouts = (run_dir / ROLLOUTS_FILE).open("a", encoding="utf-8")
+        # torn last lines (a crash mid-write) are moved aside before the first append
+        self.file = JsonlAppender(run_dir / METRICS_FILE, on_repair=print_note)
+        self.rollouts = JsonlAppender(run_dir / ROLLOUTS_FILE, on_repair=print_note)
         self.tb = self.wandb = None
         if tensorboard:
             try:
@@ -97,8 +100,7 @@ class MetricsWriter:
             self.wandb = wandb_module.init(dir=str(run_dir), **wandb_init)
 
     def log(self, row: dict[str, Any]) -> None:
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        self.file.append(json.dumps(row).encode())
         scalars = {k: v for k, v in row.items() if isinstance(v, int | float) and k != "step"}
         if self.tb is not None:
             for key, value in scalars.items():
@@ -107,8 +109,8 @@ class MetricsWriter:
             self.wandb.log(scalars, step=row["step"])
 
     def log_rollouts(self, rows: list[dict[str, Any]]) -> None:
-        self.rollouts.writelines(json.dumps(r) + "\n" for r in rows)
-        self.rollouts.flush()
+        for r in rows:
+            self.rollouts.append(json.dumps(r).encode())
 
     def close(self) -> None:
         self.file.close()

@@ -3,19 +3,22 @@
     RUN_DIR/config.yaml       the resolved config (rewritten on resume, with the overrides given then)
     RUN_DIR/metrics.jsonl     RUN_DIR/rollouts.jsonl     RUN_DIR/ledger.jsonl     RUN_DIR/checkpoints/step_N/
 
-Resuming takes the last complete checkpoint (step N, its weights, optimizer and RNG files), the ledger's
+Resuming takes the last complete checkpoint whose files are whole (a damaged newer one is named, set aside
+and skipped; `checkpoint.damage`) (step N, its weights, optimizer and RNG files), the ledger's
 steps 1..N (their prompts are never issued again; prompts of later, void steps are), and drops metrics and
 rollout rows after N. No torch.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from golddiff.rl.checkpoint import complete_checkpoints, latest_checkpoint, read_state
+from golddiff.jsonl import print_note
+from golddiff.rl.checkpoint import complete_checkpoints, damage, read_state
 from golddiff.rl.config import TrainConfig
 from golddiff.rl.ledger import LEDGER_FILE, consumed_positions, read_ledger
 from golddiff.rl.messages import ModelInit
@@ -60,7 +63,7 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool) -> RunState:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir)
         return RunState()
-    latest = latest_checkpoint(run_dir)
+    latest = intact_checkpoint(run_dir)
     step, path = latest if latest else (0, None)
     effective = [s for s in read_ledger(run_dir) if s.step <= step]
     if [s.step for s in effective] != list(range(1, step + 1)):
@@ -73,6 +76,25 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool) -> RunState:
         return RunState(consumed=consumed, skipped=skipped)
     init = ModelInit(str(path), step, str(path / "optimizer.pt"), str(path / "rng.pt"))
     return RunState(step, init, consumed, skipped, float(read_state(path).get("elapsed_s", 0.0)), path)
+
+
+def intact_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
+    """The newest complete checkpoint whose files are whole; damaged newer ones are named, set aside
+    (renamed `.damaged-step_N`, kept for inspection) and skipped."""
+    found = complete_checkpoints(run_dir)
+    for i in range(len(found) - 1, -1, -1):
+        step, path = found[i]
+        problem = damage(path)
+        if problem is None:
+            return step, path
+        aside = path.with_name(f".damaged-{path.name}")
+        shutil.rmtree(aside, ignore_errors=True)
+        path.rename(aside)
+        older = f"step_{found[i - 1][0]}" if i > 0 else "the start (no intact checkpoint left)"
+        print_note(
+            f"checkpoint {path.name} is damaged ({problem}); moved it to {aside.name} and resuming from {older}"
+        )
+    return None
 
 
 def check_extras(cfg: TrainConfig) -> None:

@@ -3,9 +3,11 @@
     golddiff/traces/
       ingest.py      walk paths, detect formats, read, link to git, scrub, append to episodes.jsonl
       detect.py      which reader reads a file (READERS: format name -> module), from its content
-      scrub.py       secrets, e-mails and home-directory user names replaced by stable placeholders
+      scrub/         secrets, e-mails and home-directory user names replaced by stable placeholders
+                     (a rule table compiled into one scan: Hyperscan, or Python's re where it is missing)
       session/       the SessionBuilder every reader shares (events in, Episodes out), ReadOptions,
                      IngestReport
+      logs/          opening logs: JSONL lines as bytes, a bad line one skipped record
       claude_code/   Claude Code     codex/  Codex CLI     aider/  Aider     swe_agent/  SWE-agent
       openhands.py   OpenHands (v0 and v1 event streams)
       git/           a repository through `git`, linking episodes to commits, history as episodes
@@ -19,6 +21,6 @@ Every reader (a module, or a package whose `__init__` exports them) has the same
     def read(path: Path, report: IngestReport, opts: ReadOptions) -> Iterator[Episode]
 
 `read` streams episodes; a malformed record is reported through `report.skip(path, line, what)` and
-skipped, never raised. Readers import `session/` and `git/`, never each other (an import-linter contract
+skipped, never raised. Readers import `session/`, `logs/` and `git/`, never each other (an import-linter contract
 in pyproject.toml). A new format: docs/architecture.md, "Add a log format".
 """

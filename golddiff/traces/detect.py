@@ -25,17 +25,26 @@ def reader(fmt: str) -> ModuleType:
 
 
 def read_head(path: Path) -> str | None:
-    """The first bytes of a file as text, or None if it is binary (a NUL byte, or not UTF-8)."""
+    """The first bytes of a file as text, or None if it is binary.
+
+    A text log with a damaged line (a NUL byte, bytes that are not UTF-8: a crash mid-write) is still
+    text: those lines are left out of the head, and the reader skips them as records. A file where more
+    than 1% of the head is such bytes is binary.
+    """
     with open(path, "rb") as f:
         raw = f.read(HEAD_BYTES)
-    if b"\x00" in raw:
-        return None
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.start >= len(raw) - 4:  # a multi-byte character cut by the read
-            return raw[: e.start].decode("utf-8")
+        if b"\x00" not in raw and e.start >= len(raw) - 4 and len(raw) == HEAD_BYTES:
+            return raw[: e.start].decode("utf-8")  # a multi-byte character cut by the read
+        text = raw.decode("utf-8", errors="replace")
+    else:
+        if "\x00" not in text:
+            return text
+    if text.count("\ufffd") + text.count("\x00") > 0.01 * max(len(raw), 1):
         return None
+    return "\n".join(ln for ln in text.split("\n") if "\ufffd" not in ln and "\x00" not in ln)
 
 
 def detect(path: Path, head: str) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from golddiff.diffs import unified_diff
 from golddiff.traces.claude_code.patch import Rebuilt, parse_hunks, rebuild
 from golddiff.traces.claude_code.text import Verdict
 from golddiff.traces.session import IngestReport, SessionBuilder
@@ -180,7 +181,14 @@ class EditRecorder:
     def _propose(
         self, rel: str, rb: Rebuilt, call: Call, call_id: str, where: Where, status: str, reason: str
     ) -> None:
-        """A negative edit, if the intended change can be formed (else the tool result says it all)."""
+        """A negative edit, if the intended change can be formed; a failed Edit whose old_string is not in
+        the file keeps its own old_string -> new_string as the diff (the file's base is not taken from it)."""
+        if rb.after is None and status == "failed" and (fragment := _fragment(call)) is not None:
+            old, new = fragment
+            diff = unified_diff(rel, old, new)
+            self.b.propose_edit(rel, old, new, call.name, status, reason, call_id, where.line == "main",
+                                where.subagent, diff=diff, record_base=False)  # fmt: skip
+            return
         if rb.after is None or rb.after == rb.before:
             return
         on_main = where.line == "main"
@@ -200,6 +208,17 @@ class EditRecorder:
             on_main_line=on_main,
             subagent=where.subagent,
         )
+
+
+def _fragment(call: Call) -> tuple[str, str] | None:
+    """(old_string, new_string) of an Edit or MultiEdit call, its edits joined; None if it has none."""
+    edits = call.input.get("edits") if call.name == "MultiEdit" else [call.input]
+    if call.name not in ("Edit", "MultiEdit") or not isinstance(edits, list):
+        return None
+    pairs = [(e.get("old_string"), e.get("new_string")) for e in edits if isinstance(e, dict)]
+    if not pairs or not all(isinstance(o, str) and isinstance(n, str) and o != n for o, n in pairs):
+        return None
+    return "\n".join(o for o, _ in pairs) + "\n", "\n".join(n for _, n in pairs) + "\n"
 
 
 def _creates(call: Call) -> bool:

@@ -225,11 +225,6 @@ def unpatch(after: str, hunks: list[Hunk]) -> str | None:
     return "\n".join(lines) + ("\n" if lines and after.endswith("\n") else "")
 
 
-def agrees(before: str | None, after: str, hunks: list[Hunk]) -> bool:
-    got = patched_lines(before, hunks)
-    return got is not None and got == norm_lines(after)
-
-
 def logged_before(tool: str, result: dict | None) -> tuple[bool, str | None]:
     """(whether the log says, the file before the edit) from a toolUseResult."""
     if not result:
@@ -264,15 +259,16 @@ def rebuild(tool: str, inp: dict, result: dict | None, before: str | None, known
         return Rebuilt(before, formed, note=why)
     if tool == "Write" and before is None and not hunks and formed is not None:
         return Rebuilt(before, formed, checked=True)  # a created file: the log has no hunks for it
+    patched = patched_lines(before, hunks)  # once, not once per variant
     for r in results:
-        if r is not None and agrees(before, r, hunks):
+        if r is not None and patched is not None and patched == norm_lines(r):
             return Rebuilt(before, r, checked=True)
-    return _disagreed(before, formed, hunks)
+    return _disagreed(before, formed, patched)
 
 
-def _disagreed(before: str | None, formed: str | None, hunks: list[Hunk]) -> Rebuilt:
-    """The rebuilt file disagrees with the logged patch: trust the patch where it loses nothing."""
-    patched = patched_lines(before, hunks)
+def _disagreed(before: str | None, formed: str | None, patched: list[str] | None) -> Rebuilt:
+    """The rebuilt file disagrees with the logged patch (`patched`: the file after it, None when it does
+    not apply): trust the patch where it loses nothing."""
     after = formed
     if patched is not None and (formed is None or "\t" not in (before or "")):
         after = "\n".join(patched) + ("\n" if patched and (before or "\n").endswith("\n") else "")

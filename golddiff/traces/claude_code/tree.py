@@ -16,12 +16,12 @@ Records not connected to the main line at all (an orphaned root) are read as mai
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from golddiff.traces.claude_code.text import typed_prompt
+from golddiff.traces.logs.jsonl import BadEncoding, loads, text_lines
 from golddiff.traces.session import IngestReport
 
 LineKind = Literal["main", "abandoned", "replay"]
@@ -38,13 +38,12 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     records: Records = []
     seen_any = False
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    seen_any = True
-                    rec = _parse(path, lineno, line, report)
-                    if rec is not None:
-                        records.append((lineno, rec))
+        for lineno, line, cut in text_lines(path, report):
+            if line.strip():
+                seen_any = True
+                rec = _parse(path, lineno, line, report, cut)
+                if rec is not None:
+                    records.append((lineno, rec))
     except OSError as e:
         report.skip(
             str(path), None, f"cannot be read ({e.strerror or e}); check its permissions", "unreadable"
@@ -56,15 +55,20 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     return records
 
 
-def _parse(path: Path, lineno: int, line: str, report: IngestReport) -> dict | None:
+def _parse(
+    path: Path, lineno: int, line: str | bytes, report: IngestReport, cut: bool = False
+) -> dict | None:
     """One line as a record object, or None (reported: cut short, not JSON, not an object)."""
     report.counts["records"] += 1
     try:
-        rec = json.loads(line)
-    except (ValueError, RecursionError) as e:
-        cut = not line.endswith("\n")
-        what = "truncated last line" if cut else f"not JSON ({getattr(e, 'msg', type(e).__name__)})"
-        report.skip(str(path), lineno, f"{what}: {line.strip()[:80]!r}", "truncated" if cut else "bad_json")
+        rec = loads(line)
+    except BadEncoding as e:
+        report.skip(str(path), lineno, f"{e.msg}; record skipped", "bad_encoding")
+        return None
+    except ValueError as e:
+        what = "truncated last line" if cut else f"not JSON ({getattr(e, 'msg', None) or e})"
+        # the line's text is never shown: it may hold a secret the scrubber never got to see
+        report.skip(str(path), lineno, f"{what}; record skipped", "truncated" if cut else "bad_json")
         return None
     if not isinstance(rec, dict):
         report.skip(str(path), lineno, f"a JSON {type(rec).__name__}, not a record object", "not_a_record")

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from golddiff.traces.logs.jsonl import BadEncoding, loads, text_lines
 from golddiff.traces.session import IngestReport
 
 ENVELOPE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
@@ -75,26 +76,29 @@ def normalize(obj: dict, first: bool) -> Record:
 def read_records(path: Path, report: IngestReport) -> Iterator[tuple[int, Record]]:
     """Each line as a Record; blank, non-JSON, truncated and non-object lines reported and skipped."""
     log, seen = str(path), 0
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            seen += 1
-            report.counts["records"] += 1
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                if not line.endswith("\n"):  # only the last line can lack its newline
-                    report.skip(
-                        log, lineno, "the last line is cut off (was Codex still writing?)", "truncated_line"
-                    )
-                else:
-                    report.skip(log, lineno, f"not JSON ({e.msg}); expected one record per line", "bad_json")
-                continue
-            if not isinstance(obj, dict):
-                report.skip(log, lineno, f"a JSON {type(obj).__name__}, not a record object", "bad_record")
-                continue
-            yield lineno, normalize(obj, first=seen == 1)
+    for lineno, line, cut in text_lines(path, report):
+        if not line.strip():
+            continue
+        seen += 1
+        report.counts["records"] += 1
+        try:
+            obj = loads(line)
+        except BadEncoding as e:
+            report.skip(log, lineno, f"{e.msg}; record skipped", "bad_encoding")
+            continue
+        except ValueError as e:
+            if cut:  # only the last line can lack its newline
+                report.skip(
+                    log, lineno, "the last line is cut off (was Codex still writing?)", "truncated_line"
+                )
+            else:
+                what = getattr(e, "msg", None) or e
+                report.skip(log, lineno, f"not JSON ({what}); expected one record per line", "bad_json")
+            continue
+        if not isinstance(obj, dict):
+            report.skip(log, lineno, f"a JSON {type(obj).__name__}, not a record object", "bad_record")
+            continue
+        yield lineno, normalize(obj, first=seen == 1)
     if seen == 0:
         report.skip(log, None, "empty file: no Codex records", "empty_file")
 

@@ -3,7 +3,8 @@
 - `builder`: `SessionBuilder`, the calls a reader makes while walking a log (user messages, tool calls,
   edits applied or proposed, feedback, reverts, new episodes) and `finish()`;
 - `episode`: how an episode closes (the accepted end state, each edit's fate, provenance);
-- `labels`: gold and negative edits of a closed episode (also used by the git linker);
+- `labels`: gold and negative edits of a closed episode (also used by the git linker); `stripped`:
+  `StrippedLines`, the "is this line in that file" it asks without hashing every line;
 - `report`: `ReadOptions` (what every reader takes) and `IngestReport` (counters, problems with file and
   line).
 

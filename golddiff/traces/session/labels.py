@@ -10,6 +10,7 @@ Pure Python, CPU only; imported through `golddiff.traces.session`.
 from __future__ import annotations
 
 from golddiff.episodes import NEGATIVE_STATUSES, Edit, Labels
+from golddiff.traces.session.stripped import StrippedLines
 
 
 def _content_lines(diff: str, sign: str) -> list[str]:
@@ -36,12 +37,12 @@ def label_edits(
     change is simply not in the end state (e.g. the human undid it before committing).
     """
     last_touch = {e.path: i for i, e in enumerate(edits) if e.status in statuses and e.on_main_line}
-    line_sets: dict[tuple[str, str], set[str]] = {}
+    line_sets: dict[tuple[str, str], StrippedLines] = {}
 
-    def lines_of(which: str, path: str) -> set[str]:
+    def lines_of(which: str, path: str) -> StrippedLines:
         if (which, path) not in line_sets:
             text = (final if which == "end" else base).get(path) or ""
-            line_sets[which, path] = set(ln.strip() for ln in text.splitlines())
+            line_sets[which, path] = StrippedLines(text)
         return line_sets[which, path]
 
     for i, e in enumerate(edits):

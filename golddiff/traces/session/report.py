@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from golddiff.config import Strict
+from golddiff.traces.scrub import scrub_message
 
 
 class ReadOptions(Strict):
@@ -41,7 +42,7 @@ class IngestReport:
         self.counts["skipped_records"] += 1
         self.counts[f"skipped/{kind}"] += 1
         where = f"{path}:{line}" if line is not None else path
-        msg = f"{where}: {what}"
+        msg = scrub_message(f"{where}: {what}")  # never a secret on stderr, whatever a reader quoted
         self.problems.append(msg)
         if not self.quiet and len(self.problems) <= self.max_problem_lines:
             print(f"golddiff: skipped {msg}", file=sys.stderr)
@@ -62,4 +63,4 @@ class IngestReport:
     def warn_once(self, kind: str, msg: str) -> None:
         if kind not in self._warned and not self.quiet:
             self._warned.add(kind)
-            print(f"golddiff: warning: {msg}", file=sys.stderr)
+            print(f"golddiff: warning: {scrub_message(msg)}", file=sys.stderr)
