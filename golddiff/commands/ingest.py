@@ -111,13 +111,25 @@ def _print_table(summary: dict) -> None:
         "gold_edits",
         "negative_edits",
         "rejected_edits",
+        "rejections",
+        "rejections_mapped",
         "interrupts",
+        "episodes_split",
         "skipped_records",
         "unknown_records",
         "redactions",
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
-    for group in ("by_format", "feedback", "skipped", "redactions_by_kind"):
+    for group in (
+        "by_format",
+        "feedback",
+        "rejections_unmapped",
+        "negatives_by_confidence",
+        "links",
+        "link_coverage",
+        "skipped",
+        "redactions_by_kind",
+    ):
         for k, v in summary[group].items():
             table.add_row(f"  {group.replace('_', ' ')}: {k}", str(v))
     Console(width=None if sys.stdout.isatty() else 120).print(table)
