@@ -15,7 +15,7 @@ result can be trusted (`EditConfidence`):
     views = FileViews()
     views.saw_window("/r/a.py", 101, "x = 1\\ny = 2\\n")
     hunk = views.place("/r/a.py", "a.py", [("y = 2", "y = 3", False)])
-    assert hunk.confidence == "located" and "@@ -102 +102 @@" in hunk.diff
+    assert hunk.confidence == "located" and "@@ -101,2 +101,2 @@" in hunk.diff
 
 Pure functions over text, no I/O; used by `claude_code_edits.EditRecorder`.
 """
@@ -25,12 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from golddiff.diffs import unified_diff
+from golddiff.diffs import bare_diff, shift_hunks, unified_diff
 from golddiff.episodes import EditConfidence
 from golddiff.traces.claude_code_patch import Change, apply_changes
 
 _NUMBERED = re.compile(r"^ *(\d+)(?:→|\t)(.*)$")
-_HUNK_HEADER = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@", re.MULTILINE)
 
 
 @dataclass
@@ -90,7 +89,7 @@ class FileViews:
             after = apply_changes(stale_copy, changes)
             if after is not None and after != stale_copy:
                 return Placed(unified_diff(rel, stale_copy, after), "located")
-        return Placed(bare_hunks(rel, changes), "unlocated")
+        return Placed(bare_diff(rel, [(old, new) for old, new, _ in changes]), "unlocated")
 
 
 def numbered_window(text: str) -> Window | None:
@@ -109,35 +108,3 @@ def numbered_window(text: str) -> Window | None:
             break
         lines.append(m[2] + "\n")
     return Window(start, "".join(lines)) if start is not None and lines else None
-
-
-def shift_hunks(diff: str, by: int) -> str:
-    """A unified diff with every hunk moved `by` lines down (a window's diff placed in its file)."""
-    if not by:
-        return diff
-
-    def move(m: re.Match) -> str:
-        return f"@@ -{int(m[1]) + by}{m[2] or ''} +{int(m[3]) + by}{m[4] or ''} @@"
-
-    return _HUNK_HEADER.sub(move, diff)
-
-
-def bare_hunks(rel: str, changes: list[Change]) -> str:
-    """One diff of `rel` holding each change as its own hunk, old text against new, placed nowhere."""
-    header, hunks = "", []
-    for old, new, _ in changes:
-        d = unified_diff(rel, _line(old) if old is not None else None, _line(new))
-        if not d:
-            continue
-        head, _, body = d.partition("@@")
-        header = header or head.replace("new file mode 100644\n", "")
-        hunks.append("@@" + body)
-    if not hunks:
-        return ""
-    if "--- /dev/null" in header:
-        header = header.replace("--- /dev/null", f"--- a/{rel}")
-    return header + "".join(hunks)
-
-
-def _line(text: str) -> str:
-    return text if not text or text.endswith("\n") else text + "\n"
