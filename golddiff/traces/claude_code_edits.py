@@ -131,7 +131,9 @@ class EditRecorder:
             known, before = self._known(self.key(fp), call, where)
             self._applied(rel, fp, call, call_id, where, result, before, known, lineno)
 
-    def _refused(self, rel: str, fp: str, call: Call, call_id: str, where: Where, status: str, reason: str) -> None:
+    def _refused(
+        self, rel: str, fp: str, call: Call, call_id: str, where: Where, status: str, reason: str
+    ) -> None:
         """A rejected or failed edit, always kept as a negative: rebuilt on the whole file when it is known
         and current, else placed on the latest content seen of it (`FileViews.place`)."""
         key = self.key(fp)
