@@ -137,30 +137,38 @@ class FileWorker:
         self.fmt, self.opts, self.repo, self.quiet = fmt, opts, repo, quiet
         self.linker = None
 
-    def __call__(self, item: tuple[Path, bool]) -> FileResult:
-        report = IngestReport(quiet=self.quiet)
+    def prepare(self, progress: bool) -> None:
+        """With a repository, read its history once here: pool workers forked later share it."""
         if self.repo and self.linker is None:
             from golddiff.traces.gitlink import GitLinker
 
-            self.linker = GitLinker(self.repo, report)
+            self.linker = GitLinker(self.repo, IngestReport(quiet=self.quiet), progress=progress).prepare()
+
+    def __call__(self, item: tuple[Path, bool]) -> FileResult:
+        report = IngestReport(quiet=self.quiet)
+        self.prepare(False)
         if self.linker is not None:
             self.linker.report = report
         scrubber = Scrubber()
         episodes = []
 
         def keep(ep: Episode) -> None:
-            episodes.append(self.serialize(ep, scrubber))
+            episodes.extend(self.serialize(ep, scrubber))
 
         _ingest_file(item[0], item[1], self.fmt, self.opts, report, keep)
         return FileResult(episodes, report.counts, scrubber.counts, report.problems)
 
-    def serialize(self, ep: Episode, scrubber: Scrubber) -> tuple[str, str, Counter]:
-        if self.linker is not None and ep.source.tool != "git":
-            ep = self.linker.link(ep)
-        clean = scrubber.scrub_episode(ep.model_dump())
-        counts: Counter = Counter()
-        _episode_counts(clean, counts)
-        return clean["episode_id"], json.dumps(clean, ensure_ascii=False), counts
+    def serialize(self, ep: Episode, scrubber: Scrubber) -> list[tuple[str, str, Counter]]:
+        """The episode (linked to its commits when there is a repository: maybe split, one per commit),
+        scrubbed, as (id, JSON line, counts) each."""
+        linked = self.linker.link(ep) if self.linker is not None and ep.source.tool != "git" else [ep]
+        out = []
+        for part in linked:
+            clean = scrubber.scrub_episode(part.model_dump())
+            counts: Counter = Counter()
+            _episode_counts(clean, counts)
+            out.append((clean["episode_id"], json.dumps(clean, ensure_ascii=False), counts))
+        return out
 
 
 _POOL_WORKER: FileWorker | None = None
@@ -215,6 +223,7 @@ def ingest(
         )
     known = existing_ids(out)
     worker = FileWorker(fmt, opts, repo, report.quiet)
+    worker.prepare(progress)
     bar = _Progress(progress)
     with open(out, "a", encoding="utf-8") as sink:
 
@@ -236,7 +245,8 @@ def ingest(
             bar.update(report)
         scrubber = Scrubber()
         for ep in extra_episodes:
-            write(*worker.serialize(ep, scrubber))
+            for episode in worker.serialize(ep, scrubber):
+                write(*episode)
         report.redactions.update(scrubber.counts)
     bar.close()
     return report
