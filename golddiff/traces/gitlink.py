@@ -73,6 +73,7 @@ class GitLinker:
         self._index: HistoryIndex | None = None
         self._entire: EntireCheckpoints | None = None
         self._reach: dict[str, set[int]] = {}
+        self._refs: dict[str, bool] = {}  # ref -> whether it exists
 
     def prepare(self) -> GitLinker:
         """Read the history and the checkpoints now (before a process pool forks, so workers share them)."""
@@ -97,7 +98,10 @@ class GitLinker:
         return self._reachable(next((r for r in DEFAULT_BRANCHES if self._exists(r)), "HEAD"))
 
     def _exists(self, ref: str) -> bool:
-        return bool(self.repo.git("rev-parse", "--verify", "-q", ref + "^{commit}", check=False).strip())
+        if ref not in self._refs:
+            out = self.repo.git("rev-parse", "--verify", "-q", ref + "^{commit}", check=False)
+            self._refs[ref] = bool(out.strip())
+        return self._refs[ref]
 
     def _reachable(self, ref: str) -> set[int]:
         if ref not in self._reach:
@@ -175,6 +179,7 @@ class GitLinker:
         if not hits:
             return Found([], "none", 0.0)
         branch = self._reachable(ep.repo.branch) if ep.repo.branch and self._exists(ep.repo.branch) else set()
+        default = self.on_default
 
         def rank(i: int, gain: int, of: int) -> tuple:
             c = self.index.commits[i]
@@ -182,7 +187,7 @@ class GitLinker:
                 round(gain / of, 3),
                 round(gain / max(1, c.n_keys), 3),
                 i in branch,
-                i in self.on_default,
+                i in default,
                 -c.commit_time,
             )
 
@@ -249,9 +254,14 @@ class GitLinker:
         }
         parent = first.parents[0] if first.parents else None
         base = {} if split_from else dict(ep.repo.base_files)
-        for path in sorted(touched - set(base)):
-            base[path] = self.repo.file_at(parent, prefix + path) if parent else None
-        committed = {p: self.repo.file_at(last.sha, prefix + p) for p in sorted(touched)}
+        missing = sorted(touched - set(base)) if parent else []
+        paths = sorted(touched)
+        contents = self.repo.files_at(
+            [(parent or "", prefix + p) for p in missing] + [(last.sha, prefix + p) for p in paths]
+        )
+        base.update(dict(zip(missing, contents)))
+        base.update({p: None for p in touched - set(base)})  # a root commit: nothing before it
+        committed = dict(zip(paths, contents[len(missing) :]))
         agent_final = {p: ep.final.files.get(p, base.get(p)) for p in sorted(touched)}
         ep.repo.base_files = base
         if split_from:
