@@ -3,10 +3,10 @@ dir), and each edit format's reply read in every fence Aider writes (aider_fence
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from test_aider import _commit, _git  # the repository helpers test_aider owns
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.traces import aider
@@ -96,20 +96,6 @@ lib/util.py
 
 #### thanks
 """
-
-
-def _git(repo: Path, *args: str) -> str:
-    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
-def _commit(repo: Path, files: dict[str, str], message: str) -> str:
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", message)
-    return _git(repo, "rev-parse", "HEAD")
 
 
 @pytest.fixture

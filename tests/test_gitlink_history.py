@@ -78,22 +78,22 @@ def repo(tmp_path: Path) -> Path:
     return r
 
 
+def read_and_edit(log: Log, k: object, rel: str, before: str, old: str, new: str) -> None:
+    """The agent reads `rel` whole, then an Edit of it succeeds (calls toolu_r<k>, toolu_e<k>)."""
+    do_read(log, f"toolu_r{k}", rel, before)
+    log.assistant(tool(f"toolu_e{k}", "Edit", file_path=abs_(rel), old_string=old, new_string=new))
+    out, tur = edit_result(rel, before, old, new)
+    log.result(f"toolu_e{k}", out, tur=tur)
+
+
+FIX = ("calc.py", CALC, "a - b\n\n\ndef sub", "a + b\n\n\ndef sub")
+
+
 def fix_session(tmp_path: Path, session: str = "sess-fix", branch: str = "main") -> Path:
-    """A Claude Code session that fixes add() and adds a debug helper (which the human will not commit)."""
+    """A Claude Code session that fixes add()."""
     log = Log(session)
     log.user("fix add")
-    do_read(log, "toolu_r1", "calc.py", CALC)
-    log.assistant(
-        tool(
-            "toolu_e1",
-            "Edit",
-            file_path=abs_("calc.py"),
-            old_string="a - b\n\n\ndef sub",
-            new_string="a + b\n\n\ndef sub",
-        )
-    )
-    out, tur = edit_result("calc.py", CALC, "a - b\n\n\ndef sub", "a + b\n\n\ndef sub")
-    log.result("toolu_e1", out, tur=tur)
+    read_and_edit(log, 1, *FIX)
     path = tmp_path / f"{session}.jsonl"
     lines = [json.loads(s) for s in log.lines]
     for rec in lines:
@@ -171,20 +171,9 @@ def test_a_merged_and_deleted_branch_is_searched_and_so_is_an_unmerged_one(tmp_p
     git(repo, "branch", "-q", "-D", "try/sub")
     log = Log("sess-sub")
     log.user("swap sub")
-    do_read(log, "toolu_r1", "calc.py", CALC)
-    log.assistant(
-        tool(
-            "toolu_e1",
-            "Edit",
-            file_path=abs_("calc.py"),
-            old_string="    return a - b\n",
-            new_string="    return b - a\n",
-        )
+    read_and_edit(
+        log, 1, "calc.py", CALC, "def sub(a, b):\n    return a - b", "def sub(a, b):\n    return b - a"
     )
-    out, tur = edit_result(
-        "calc.py", CALC, "def sub(a, b):\n    return a - b", "def sub(a, b):\n    return b - a"
-    )
-    log.result("toolu_e1", out, tur=tur)
     (tmp_path / "sub.jsonl").write_text("\n".join(log.lines) + "\n")
     [ep] = link(repo, tmp_path / "sub.jsonl")
     assert ep.final.commit == lost
@@ -211,18 +200,7 @@ def test_no_commit_covers_it_and_the_link_says_how_close_the_best_came(tmp_path,
 def two_file_session(tmp_path: Path) -> Path:
     log = Log("sess-two")
     log.user("fix add, then document sub")
-    do_read(log, "toolu_r1", "calc.py", CALC)
-    log.assistant(
-        tool(
-            "toolu_e1",
-            "Edit",
-            file_path=abs_("calc.py"),
-            old_string="a - b\n\n\ndef sub",
-            new_string="a + b\n\n\ndef sub",
-        )
-    )
-    out, tur = edit_result("calc.py", CALC, "a - b\n\n\ndef sub", "a + b\n\n\ndef sub")
-    log.result("toolu_e1", out, tur=tur)
+    read_and_edit(log, 1, *FIX)
     log.user("now write the docs")
     log.assistant(tool("toolu_w1", "Write", file_path=abs_("docs/sub.md"), content=DOCS))
     tur = {"type": "create", "filePath": abs_("docs/sub.md"), "content": DOCS, "structuredPatch": []}
@@ -280,10 +258,7 @@ def checkpointed_session(tmp_path: Path) -> tuple[Path, list[list[str]]]:
                 "<command-name>/clear</command-name>\n<command-message>clear</command-message>", parent=None
             )
         log.user(ask)
-        do_read(log, f"toolu_r{k}", rel, before)
-        log.assistant(tool(f"toolu_e{k}", "Edit", file_path=abs_(rel), old_string=old, new_string=new))
-        out, tur = edit_result(rel, before, old, new)
-        log.result(f"toolu_e{k}", out, tur=tur)
+        read_and_edit(log, k, rel, before, old, new)
         log.assistant(text("Done."))
         at.append(list(log.lines))
     path = tmp_path / "entire.jsonl"
