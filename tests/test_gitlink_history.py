@@ -244,13 +244,15 @@ def test_commits_with_another_between_them_split_the_episode(tmp_path, repo):
 
 
 def checkpointed_session(tmp_path: Path) -> tuple[Path, list[list[str]]]:
-    """One session, three tasks split by /clear; returns the file and the transcript at each commit."""
+    """One session, four tasks split by /clear (the last never committed); returns the file and the
+    transcript after each task."""
     log = Log("sess-entire")
     at = []
     steps = [
         ("fix add", "calc.py", CALC, "a - b\n\n\ndef sub", "a + b\n\n\ndef sub"),
         ("bump the version", "VERSION", "1.0.0\n", "1.0.0", "1.0.1"),
         ("say hi", "greet.py", "print('hello')\n", "hello", "hi"),
+        ("retitle the notes", "notes.md", "# notes\n", "# notes", "# Release notes"),  # never committed
     ]
     for k, (ask, rel, before, old, new) in enumerate(steps):
         if k:
@@ -289,7 +291,7 @@ def test_a_session_over_three_checkpoints_links_each_episode_to_its_own_commit(t
     git(repo, "checkout", "-q", "--orphan", "entire/checkpoints/v1")
     git(repo, "rm", "-rfq", ".")
     starts = [None, len(transcripts[0]), None]
-    for cid, lines, start in zip(ids, transcripts, starts):
+    for cid, lines, start in zip(ids, transcripts[:3], starts):
         d = repo / cid[:2] / cid[2:]
         (d / "0").mkdir(parents=True)
         (d / "metadata.json").write_text(
@@ -304,12 +306,15 @@ def test_a_session_over_three_checkpoints_links_each_episode_to_its_own_commit(t
     git(repo, "commit", "-qm", "checkpoints")
     git(repo, "checkout", "-q", "main")
     stats, episodes = ingest_stats(tmp_path, path, repo)
-    assert [ep.task for ep in episodes] == ["fix add", "bump the version", "say hi"]
-    assert [ep.final.commit for ep in episodes] == [c1, c2, c3]  # the rebased copy on main, not c2_old
-    assert [ep.final.link.checkpoint for ep in episodes] == ids
-    assert all(ep.final.link.method == "trailer" and ep.final.link.coverage == 1.0 for ep in episodes)
+    assert [ep.task for ep in episodes] == ["fix add", "bump the version", "say hi", "retitle the notes"]
+    linked, last = episodes[:3], episodes[3]
+    assert [ep.final.commit for ep in linked] == [c1, c2, c3]  # the rebased copy on main, not c2_old
+    assert [ep.final.link.checkpoint for ep in linked] == ids
+    assert all(ep.final.link.method == "trailer" and ep.final.link.coverage == 1.0 for ep in linked)
     assert episodes[1].final.files == {"VERSION": "1.0.1\n"}
-    assert stats["links"] == {"trailer": 3}
+    # the session's last task is in no checkpoint: not given the newest commit that names the session
+    assert last.final.link.method == "none" and last.final.source == "last_state"
+    assert stats["links"] == {"trailer": 3, "none": 1}
 
 
 # --------------------------------------------------------- rejected edits of partly known files

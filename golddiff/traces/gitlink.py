@@ -148,13 +148,16 @@ class GitLinker:
         segments = self.entire.segments(sid)
         reached = {e.call_id for e in ep.edits if e.call_id and e.status in REACHED}
         mine = [(s, reached & s.call_ids) for s in segments if reached & s.call_ids]
-        if not mine:  # no shared call ids (an agent whose transcript names calls otherwise): by time
+        calls = {st.call.call_id for t in ep.turns for st in t.steps if st.call is not None}
+        if not mine and not any(calls & s.call_ids for s in segments):
+            # the transcripts name tool calls otherwise (or the episode logged none): by time, else the
+            # session's only checkpoint
             first, last = _time_range(ep)
             mine = [
                 (s, reached) for s in segments if first and s.first and s.first <= last and s.last >= first
             ]
-        if not mine and len(segments) == 1:
-            mine = [(segments[0], reached)]
+            if not mine and len(segments) == 1:
+                mine = [(segments[0], reached)]
         edits: dict[int, list[str]] = {}
         for seg, calls in mine:
             carriers = self.index.checkpoint_commits.get(seg.checkpoint, [])
