@@ -126,6 +126,8 @@ class GitLinker:
             parts = split_episode(ep, commits, self._edits_by_commit(ep, found))
             return [self._apply(part, [c], found, split_from=ep.episode_id) for part, c in parts]
         except GitError as e:
+            self.report.counts["git_link_errors"] += 1
+            self.report.warn_once("git_link_error", f"linking to {self.repo.root} failed: {e}")
             ep.provenance.warnings.append(f"git link failed: {e}")
             ep.final.link = GitLink(method="none")
             return [ep]
