@@ -23,7 +23,7 @@ from pydantic import Field
 
 from golddiff.config import Strict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added edit confidence, feedback mapping and git links; version 1 files still read
 
 EditStatus = Literal["applied", "rejected", "failed", "superseded", "reverted", "not_in_gold"]
 FeedbackKind = Literal[
@@ -32,6 +32,15 @@ FeedbackKind = Literal[
 UserKind = Literal["task", "followup", "queued", "feedback", "compact_summary", "command", "meta"]
 FinalSource = Literal["commit", "last_state", "submission"]
 BaseConfidence = Literal["logged", "git", "reconstructed"]
+# how far an edit's diff can be trusted: "exact" = against the whole file as it was; "located" = the whole
+# file was unknown (only a windowed Read of it, or the tracked copy was stale), the hunk is placed by the
+# latest content seen of it (line numbers and context from there); "unlocated" = only old -> new text is
+# known, placed nowhere (its line numbers mean nothing)
+EditConfidence = Literal["exact", "located", "unlocated"]
+# how an episode was linked to the commit(s) that followed it: an Entire-Checkpoint trailer, the share of its
+# added lines a commit adds, the log itself naming the commit (Aider's auto-commits), or not at all
+LinkMethod = Literal["trailer", "coverage", "log", "none"]
+REJECTION_KINDS: frozenset[str] = frozenset({"reject", "reject_with_reason", "cancel"})
 
 NEGATIVE_STATUSES: frozenset[str] = frozenset({"rejected", "failed", "superseded", "reverted", "not_in_gold"})
 
@@ -66,6 +75,9 @@ class Feedback(Strict):
     kind: FeedbackKind
     text: str | None = None  # the user's own words, when they gave any
     call_id: str | None = None  # the tool call it answered, when it answered one
+    # a rejection (or an interrupted edit) maps to exactly one edit, or says why it maps to none
+    edit_id: str | None = None
+    unmapped: str | None = None
 
 
 class ToolCall(Strict):
@@ -87,6 +99,7 @@ class Edit(Strict):
     reason: str | None = None  # the user's words when rejected, or why it was marked as it is
     on_main_line: bool = True  # False for edits on an abandoned branch (rewind, edited prompt)
     subagent: str | None = None  # id of the subagent that made it, if any
+    confidence: EditConfidence = "exact"
 
 
 class Step(Strict):
@@ -105,6 +118,16 @@ class Turn(Strict):
     feedback: list[Feedback] = Field(default_factory=list)
 
 
+class GitLink(Strict):
+    """How the episode's gold was found in git (`golddiff ingest --repo`)."""
+
+    method: LinkMethod
+    coverage: float | None = None  # share of the episode's added lines the linked commit(s) add
+    commits: list[str] = Field(default_factory=list)  # the commits whose union is the gold, oldest first
+    checkpoint: str | None = None  # the Entire checkpoint id, when linked by trailer
+    split_from: str | None = None  # the episode this one was cut from (its edits went to several commits)
+
+
 class FinalState(Strict):
     diff: str  # the gold diff: unified, multi-file, from repo.base_files to files
     files: dict[str, str | None] = Field(default_factory=dict)  # path -> accepted content; None = deleted
@@ -115,6 +138,7 @@ class FinalState(Strict):
     # False: the session reached no state the user accepted (a failed run, all its work undone); the
     # episode is kept for its negatives, `diff` is empty and it makes no RL task
     accepted: bool = True
+    link: GitLink | None = None  # set when episodes were linked to a repository
 
 
 class Labels(Strict):

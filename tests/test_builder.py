@@ -226,3 +226,30 @@ def test_no_accepted_state_keeps_the_negatives_and_old_jsonl_still_reads(tmp_pat
     [back] = read_episodes(tmp_path / "old.jsonl")
     assert back.final.accepted and back.repo.file_confidence == {}
     assert back.repo.confidence_of("a.py") == "logged"
+
+
+def test_schema_1_lines_read_with_the_fields_version_2_added(tmp_path):
+    b = _builder()
+    b.user("t", "task")
+    b.apply_edit("a.py", "1\n", "2\n", "Edit", call_id="c1")
+    fb = b.feedback("reject", None, "c2")
+    b.propose_edit("a.py", "2\n", "3\n", "Edit", "rejected", call_id="c2")
+    [ep] = b.finish()
+    assert (fb.edit_id, fb.unmapped) == ("e1", None)
+    old = json.loads(ep.model_dump_json())
+    old["schema_version"] = 1
+    del old["final"]["link"]
+    for e in old["edits"]:
+        del e["confidence"]
+    for t in old["turns"]:
+        for f in t["feedback"]:
+            del f["edit_id"], f["unmapped"]
+    (tmp_path / "v1.jsonl").write_text(json.dumps(old) + "\n")
+    [back] = read_episodes(tmp_path / "v1.jsonl")
+    assert back.schema_version == 1 and back.final.link is None
+    assert [e.confidence for e in back.edits] == ["exact", "exact"]
+    # and the schema stays strict: an unknown field is refused
+    old["final"]["linked_by"] = "coverage"
+    (tmp_path / "bad.jsonl").write_text(json.dumps(old) + "\n")
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        list(read_episodes(tmp_path / "bad.jsonl"))

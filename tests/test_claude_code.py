@@ -140,32 +140,45 @@ def test_rejections_cancels_and_interrupts():
         ("reject_with_reason", "use 'hi', not 'hey'", "toolu_j2"),
         ("cancel", None, "toolu_j3"),
         ("reject_with_reason", "never delete build", "toolu_j4"),  # a Bash call: feedback, no edit
-        ("reject", None, "toolu_j5"),  # an Edit of a file never seen: feedback, no edit
+        ("reject", None, "toolu_j5"),  # an Edit of a file never seen: kept as a bare hunk
         ("interrupt", None, None),
         ("interrupt", None, None),
     ]
     edits = {e.call_id: e for e in ep.edits}
-    assert set(edits) == {"toolu_j1", "toolu_j2", "toolu_j3", "toolu_j6"}
+    assert set(edits) == {"toolu_j1", "toolu_j2", "toolu_j3", "toolu_j5", "toolu_j6"}
+    assert (edits["toolu_j5"].status, edits["toolu_j5"].confidence) == ("rejected", "unlocated")
+    assert "-a\n+b\n" in edits["toolu_j5"].diff and "never_read.py" not in ep.repo.base_files
+    # each rejection names the one edit it refused, or why it refused none (the Bash call)
+    fbs = [f for t in ep.turns for f in t.feedback if f.kind != "interrupt"]
+    assert [(f.edit_id, f.unmapped) for f in fbs] == [
+        (edits["toolu_j1"].edit_id, None),
+        (edits["toolu_j2"].edit_id, None),
+        (edits["toolu_j3"].edit_id, None),
+        (None, "not an edit: a Bash call"),
+        (edits["toolu_j5"].edit_id, None),
+    ]
+    assert all(edits[c].confidence == "exact" for c in ("toolu_j1", "toolu_j2", "toolu_j3", "toolu_j6"))
     assert edits["toolu_j2"].status == "rejected" and edits["toolu_j2"].reason == "use 'hi', not 'hey'"
     assert '+    return "hey " + name' in edits["toolu_j2"].diff
     assert edits["toolu_j3"].status == "rejected" and edits["toolu_j3"].path == "notes.md"
     assert edits["toolu_j6"].status == "applied"
-    assert set(ep.labels.negative_edits) == {edits[c].edit_id for c in ("toolu_j1", "toolu_j2", "toolu_j3")}
+    negatives = ("toolu_j1", "toolu_j2", "toolu_j3", "toolu_j5")
+    assert set(ep.labels.negative_edits) == {edits[c].edit_id for c in negatives}
     # a file only a rejected edit touched ends as it began: no gold change for it
     assert ep.final.files == {"greet.py": HI, "notes.md": None} and "notes.md" not in ep.final.diff
     assert ep.task == "tidy up greet.py"
     assert [t.user for t in ep.turns if t.user] == ["tidy up greet.py", "why did you shout", "ok, use hi"]
 
 
-def test_failed_edits_are_negatives_even_when_old_string_is_not_in_the_file():
+def test_failed_edit_is_always_a_negative_bare_when_its_text_is_nowhere():
     ep, _ = read_one("failed_edits.jsonl")
-    assert [(e.call_id, e.status) for e in ep.edits] == [
-        ("toolu_f1", "applied"),
-        ("toolu_f2", "failed"),
-        ("toolu_f3", "failed"),
+    assert [(e.call_id, e.status, e.confidence) for e in ep.edits] == [
+        ("toolu_f1", "applied", "exact"),
+        ("toolu_f2", "failed", "unlocated"),  # "goodbye" is in nothing seen of the file
+        ("toolu_f3", "failed", "exact"),
     ]
     assert "String to replace not found" in ep.edits[1].reason
-    assert ep.edits[1].diff.count("\n-") >= 1 and ep.edits[1].diff.count("\n+") >= 1  # its own old -> new
+    assert "-goodbye\n+bye\n" in ep.edits[1].diff  # its own old_string -> new_string (issue 16)
     assert ep.edits[2].reason.startswith("File has been modified since read")
     call = next(s.call for t in ep.turns for s in t.steps if s.call and s.call.call_id == "toolu_f2")
     assert call.is_error and "String to replace not found" in call.output

@@ -57,13 +57,14 @@ def test_commit_that_covers_the_episode_becomes_the_gold(repo: Path):
     git(repo, "commit", "-qam", "fix add")
     sha = git(repo, "rev-parse", "HEAD").strip()
     report = IngestReport(quiet=True)
-    linked = GitLinker(str(repo), report).link(ep)
+    [linked] = GitLinker(str(repo), report).link(ep)
     assert linked.final.source == "commit" and linked.final.commit == sha
     assert linked.final.files == {"calc.py": committed}
     assert apply_unified_diff(linked.repo.base_files, linked.final.diff) == {"calc.py": committed}
     assert '+    """Sum."""' in linked.final.human_diff and "-    print('hi')" in linked.final.human_diff
     assert [e.status for e in linked.edits] == ["applied", "not_in_gold"]
-    assert report.counts["episodes_linked"] == 1
+    assert linked.final.link.method == "coverage" and linked.final.link.commits == [sha]
+    assert linked.final.link.coverage == 0.333  # of the fix and the debug helper, only the fix
 
 
 def test_unrelated_commit_is_not_linked(repo: Path):
@@ -71,10 +72,9 @@ def test_unrelated_commit_is_not_linked(repo: Path):
     (repo / "other.py").write_text("print('unrelated')\n")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "other")
-    report = IngestReport(quiet=True)
-    linked = GitLinker(str(repo), report).link(ep)
+    [linked] = GitLinker(str(repo), IngestReport(quiet=True)).link(ep)
     assert linked.final.source == "last_state"
-    assert report.counts["episodes_unlinked"] == 1
+    assert linked.final.link.method == "none" and linked.final.link.coverage == 0.0
 
 
 def test_entire_checkpoint_trailer_links_by_session(repo: Path):
@@ -93,8 +93,9 @@ def test_entire_checkpoint_trailer_links_by_session(repo: Path):
     # a commit that shares little with the episode but names its checkpoint
     (repo / "calc.py").write_text("def add(a, b):\n    return sum((a, b))\n")
     git(repo, "commit", "-qam", "rewrite add\n\nEntire-Checkpoint: abcdef012345")
-    linked = GitLinker(str(repo), IngestReport(quiet=True)).link(ep)
+    [linked] = GitLinker(str(repo), IngestReport(quiet=True)).link(ep)
     assert linked.final.source == "commit"
+    assert linked.final.link.method == "trailer" and linked.final.link.checkpoint == "abcdef012345"
     assert any("Entire-Checkpoint abcdef012345" in w for w in linked.provenance.warnings)
 
 

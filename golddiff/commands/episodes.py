@@ -108,11 +108,21 @@ def _show(console, ep, n: int) -> None:
             e = edits[eid]
             style = _STATUS_STYLE.get(e.status, "white")
             why = f" - {escape(_cut(e.reason, 100))}" if e.reason else ""
-            console.print(f"  [{style}]edit {e.edit_id} {e.status}[/] {escape(e.path)} ({e.tool}){why}")
+            placed = "" if e.confidence == "exact" else f" [dim]({e.confidence})[/]"
+            console.print(
+                f"  [{style}]edit {e.edit_id} {e.status}[/] {escape(e.path)} ({e.tool}){placed}{why}"
+            )
         for f in turn.feedback:
-            console.print(f"  [red]feedback: {f.kind}[/] {escape(_cut(f.text, n))}")
+            to = (
+                f" -> {f.edit_id}" if f.edit_id else f" (no edit: {escape(f.unmapped)})" if f.unmapped else ""
+            )
+            console.print(f"  [red]feedback: {f.kind}[/]{to} {escape(_cut(f.text, n))}")
+    link = ep.final.link
+    linked = f"; linked by {link.method}" if link else ""
+    if link and link.coverage is not None:
+        linked += f", coverage {link.coverage:.0%}"
     console.print(
-        Rule(f"gold diff ({ep.final.source}{' ' + ep.final.commit[:12] if ep.final.commit else ''})")
+        Rule(f"gold diff ({ep.final.source}{' ' + ep.final.commit[:12] if ep.final.commit else ''}{linked})")
     )
     console.print(Syntax(ep.final.diff or "(no change)", "diff", word_wrap=True))
     if ep.final.human_diff:

@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from golddiff.jsonl import DiskFullError
     from golddiff.traces.detect import READERS
     from golddiff.traces.git.repo import GitError
-    from golddiff.traces.ingest import DEFAULT_PATHS, ingest, stats_summary
+    from golddiff.traces.ingest import DEFAULT_PATHS, ingest
     from golddiff.traces.session import IngestReport, ReadOptions
+    from golddiff.traces.session.stats import stats_summary
 
     if args.fmt and args.fmt not in READERS:
         print(
@@ -114,13 +115,25 @@ def _print_table(summary: dict) -> None:
         "negative_edits",
         "rejected_edits",
         "failed_edits",
+        "rejections",
+        "rejections_mapped",
         "interrupts",
+        "episodes_split",
         "skipped_records",
         "unknown_records",
         "redactions",
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
-    for group in ("by_format", "feedback", "skipped", "redactions_by_kind"):
+    for group in (
+        "by_format",
+        "feedback",
+        "rejections_unmapped",
+        "negatives_by_confidence",
+        "links",
+        "link_coverage",
+        "skipped",
+        "redactions_by_kind",
+    ):
         for k, v in summary[group].items():
             table.add_row(f"  {group.replace('_', ' ')}: {k}", str(v))
     Console(width=None if sys.stdout.isatty() else 120).print(table)

@@ -230,6 +230,46 @@ def unified_diff(path: str, before: str | None, after: str | None, context: int 
     return "".join(out)
 
 
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@", re.MULTILINE)
+
+
+def shift_hunks(diff: str, by: int) -> str:
+    """A unified diff with every hunk moved `by` lines down (a window's diff placed in its file)."""
+    if not by:
+        return diff
+
+    def move(m: re.Match) -> str:
+        return f"@@ -{int(m[1]) + by}{m[2] or ''} +{int(m[3]) + by}{m[4] or ''} @@"
+
+    return _HUNK_HEADER.sub(move, diff)
+
+
+def bare_diff(path: str, changes: Iterable[tuple[str | None, str]]) -> str:
+    """One diff of `path` holding each (old text, new text) change as its own hunk, placed nowhere: for
+    an edit whose file was never seen whole. Its line numbers mean nothing; old None = a whole new text.
+
+    >>> print(bare_diff("a.py", [("x = 1", "x = 2")]), end="")
+    diff --git a/a.py b/a.py
+    --- a/a.py
+    +++ b/a.py
+    @@ -1 +1 @@
+    -x = 1
+    +x = 2
+    """
+    header, hunks = "", []
+    for old, new in changes:
+        d = unified_diff(path, _with_newline(old) if old is not None else "", _with_newline(new))
+        head, sep, body = d.partition("\n@@")
+        if sep:
+            header = header or head + "\n"
+            hunks.append("@@" + body)
+    return header + "".join(hunks) if hunks else ""
+
+
+def _with_newline(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
 def files_diff(base: Files, final: Files, context: int = 3) -> str:
     """The multi-file unified diff from `base` to `final`, files in sorted order."""
     paths = sorted(set(base) | set(final))

@@ -32,6 +32,7 @@ from golddiff.jsonl import JsonlAppender
 from golddiff.traces.detect import READERS, detect, read_head, reader
 from golddiff.traces.scrub import Scrubber
 from golddiff.traces.session import IngestReport, ReadOptions
+from golddiff.traces.session.stats import episode_counts
 
 DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
@@ -83,21 +84,6 @@ def _once(path: Path, explicit: bool, seen: set[Path]) -> Iterator[tuple[Path, b
         yield path, explicit
 
 
-def _episode_counts(ep: dict, c: Counter) -> None:
-    c["episodes"] += 1
-    c[f"episodes/{ep['source']['tool']}"] += 1
-    edits = ep.get("edits", [])
-    c["edits"] += len(edits)
-    c["gold_edits"] += len(ep["labels"]["gold_edits"])
-    c["negative_edits"] += len(ep["labels"]["negative_edits"])
-    c["rejected_edits"] += sum(e["status"] == "rejected" for e in edits)
-    c["failed_edits"] += sum(e["status"] == "failed" for e in edits)
-    for t in ep.get("turns", []):
-        for f in t.get("feedback", []):
-            c[f"feedback/{f['kind']}"] += 1
-            c["interrupts"] += f["kind"] == "interrupt"
-
-
 class _Progress:
     """Files done / bytes read, on one refreshing line when stderr is a terminal, else every 5 s."""
 
@@ -144,30 +130,38 @@ class FileWorker:
         self.fmt, self.opts, self.repo, self.quiet = fmt, opts, repo, quiet
         self.linker = None
 
-    def __call__(self, item: tuple[Path, bool]) -> FileResult:
-        report = IngestReport(quiet=self.quiet)
+    def prepare(self, progress: bool) -> None:
+        """With a repository, read its history once here: pool workers forked later share it."""
         if self.repo and self.linker is None:
             from golddiff.traces.git.link import GitLinker
 
-            self.linker = GitLinker(self.repo, report)
+            self.linker = GitLinker(self.repo, IngestReport(quiet=self.quiet), progress=progress).prepare()
+
+    def __call__(self, item: tuple[Path, bool]) -> FileResult:
+        report = IngestReport(quiet=self.quiet)
+        self.prepare(False)
         if self.linker is not None:
             self.linker.report = report
         scrubber = Scrubber()
         episodes = []
 
         def keep(ep: Episode) -> None:
-            episodes.append(self.serialize(ep, scrubber))
+            episodes.extend(self.serialize(ep, scrubber))
 
         _ingest_file(item[0], item[1], self.fmt, self.opts, report, keep)
         return FileResult(episodes, report.counts, scrubber.counts, report.problems)
 
-    def serialize(self, ep: Episode, scrubber: Scrubber) -> tuple[str, bytes, Counter]:
-        if self.linker is not None and ep.source.tool != "git":
-            ep = self.linker.link(ep)
-        clean = scrubber.scrub_episode(ep.model_dump())
-        counts: Counter = Counter()
-        _episode_counts(clean, counts)
-        return clean["episode_id"], _dumps(clean), counts
+    def serialize(self, ep: Episode, scrubber: Scrubber) -> list[tuple[str, bytes, Counter]]:
+        """The episode (linked to its commits when there is a repository: maybe split, one per commit),
+        scrubbed, as (id, JSON line, counts) each."""
+        linked = self.linker.link(ep) if self.linker is not None and ep.source.tool != "git" else [ep]
+        out = []
+        for part in linked:
+            clean = scrubber.scrub_episode(part.model_dump())
+            counts: Counter = Counter()
+            episode_counts(clean, counts)
+            out.append((clean["episode_id"], _dumps(clean), counts))
+        return out
 
 
 def _dumps(episode: dict) -> bytes:
@@ -234,6 +228,7 @@ def ingest(
         )
     known: set[str] = set()
     worker = FileWorker(fmt, opts, repo, report.quiet)
+    worker.prepare(progress)
     bar = _Progress(progress)
 
     def repaired(msg: str) -> None:
@@ -261,7 +256,8 @@ def ingest(
             bar.update(report)
         scrubber = Scrubber()
         for ep in extra_episodes:
-            write(*worker.serialize(ep, scrubber))
+            for episode in worker.serialize(ep, scrubber):
+                write(*episode)
         report.redactions.update(scrubber.counts)
     bar.close()
     return report
@@ -335,28 +331,3 @@ def _ingest_file(
             f"the {found} reader failed ({type(e).__name__}{where}); file skipped",
             "reader_error",
         )
-
-
-def stats_summary(report: IngestReport) -> dict:
-    """The JSON summary line of `golddiff ingest --stats`."""
-    c = report.counts
-    return {
-        "files": c["files"],
-        "bytes": c["bytes"],
-        "records": c["records"],
-        "episodes": c["episodes"],
-        "episodes_already_present": c["episodes_already_present"],
-        "edits": c["edits"],
-        "gold_edits": c["gold_edits"],
-        "negative_edits": c["negative_edits"],
-        "rejected_edits": c["rejected_edits"],
-        "failed_edits": c["failed_edits"],
-        "interrupts": c["interrupts"],
-        "skipped_records": c["skipped_records"],
-        "unknown_records": c["unknown_records"],
-        "redactions": sum(report.redactions.values()),
-        "redactions_by_kind": dict(sorted(report.redactions.items())),
-        "by_format": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("files/")},
-        "feedback": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("feedback/")},
-        "skipped": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("skipped/")},
-    }

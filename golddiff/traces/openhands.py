@@ -256,6 +256,11 @@ class _Edits:
         tool, args, _, rel = taken
         cur = self.b.files.get(rel)
         old, new = self._replay(rel, args)
+        whole = rel in self.b.files and old == cur  # replayed on the file as known, not on a fragment
+        diff = unified_diff(rel, old, new) if new is not None else ""
+        if not diff:
+            self.b.no_edit(call_id, "the edit changes nothing that can be formed")
+            return
         self.b.propose_edit(
             rel,
             cur,
@@ -264,8 +269,9 @@ class _Edits:
             status,
             reason=reason,
             call_id=call_id,
-            diff=unified_diff(rel, old, new),
+            diff=diff,
             record_base=rel in self.b.files,  # a file never seen: this edit says nothing about its base
+            confidence="exact" if whole else "unlocated",
         )
 
     def _replay(self, rel: str, args: dict) -> tuple[str | None, str | None]:
@@ -283,10 +289,12 @@ class _Edits:
             if cur is None or old_str not in cur:
                 return old_str, new_str  # only the fragment is known
             return cur, cur.replace(old_str, new_str, 1)
-        if cmd == "insert" and cur is not None:
+        if cmd == "insert":
+            text = new_str if new_str.endswith("\n") else new_str + "\n"
+            if cur is None:
+                return "", text  # only the inserted lines are known
             lines = cur.splitlines(keepends=True)
             at = _int(args.get("insert_line"))
-            text = new_str if new_str.endswith("\n") else new_str + "\n"
             return cur, "".join(lines[:at]) + text + "".join(lines[at:])
         return cur, None
 

@@ -14,7 +14,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from golddiff.diffs import PatchError, PatchOp, SearchReplace, parse_apply_patch, parse_search_replace
+from golddiff.diffs import (
+    PatchError,
+    PatchOp,
+    SearchReplace,
+    parse_apply_patch,
+    parse_search_replace,
+    split_lines,
+)
+from golddiff.traces.aider.fences import Fence, is_fence_line, name_above, opening, whole_listings
 
 _SESSION = re.compile(r"^# aider chat started at (.+?)\s*$")
 _FAILED = re.compile(r"^# (\d+) SEARCH/REPLACE blocks? failed to match!")
@@ -31,8 +39,7 @@ FAILED_APPLY = re.compile(r"^Failed to apply edit to (.+?)\s*$")
 DECLINED = re.compile(r"^(Allow edits to .*|Allow creation of new file|Create new file)\?.*\s(n|no)$", re.I)
 _BREAKS_FENCE = re.compile(r"^(#### |> (Tokens:|Applied edit|Commit [0-9a-f]{7}))")
 THINKING = re.compile(r"<thinking-content-\w+>(.*?)</thinking-content-\w+>", re.S)
-_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
-_PATHLIKE = re.compile(r"^[\w.@+\-/\\]+$")
+EDIT_FILES = re.compile(r"^Edit the files\? .*?(y|yes|n|no)\s*$", re.I)  # architect mode's question
 
 
 # ------------------------------------------------------------------------------------ lines -> events
@@ -40,7 +47,7 @@ _PATHLIKE = re.compile(r"^[\w.@+\-/\\]+$")
 
 @dataclass
 class Event:
-    kind: str  # user | tool | text | failed
+    kind: str  # user | tool | text | failed | editor (architect mode's plan, handed to the editor model)
     text: str
     line: int  # 1-based line of the log where it starts
 
@@ -63,7 +70,7 @@ def log_sessions(text: str) -> Iterator[tuple[str, int, list[str]]]:
 def log_events(lines: list[str], first: int) -> list[Event]:
     """User, tool, reply-text and failed-block events; fenced code in a reply is never split."""
     events: list[Event] = []
-    fence: str | None = None  # the open code fence of the reply being read
+    fence: Fence | None = None  # the open code fence of the reply being read
     blanks = 1  # blank lines right before this one
     i = 0
     while i < len(lines):
@@ -72,7 +79,7 @@ def log_events(lines: list[str], first: int) -> list[Event]:
         reply = last is not None and last.kind == "text"
         if reply and fence and not _BREAKS_FENCE.match(line):
             last.text += "\n" + line
-            if line.strip() == fence:
+            if fence.closes(line):
                 fence = None
         elif (line.startswith("#### ") or line.rstrip() == "####") and (not reply or blanks >= 2):
             # in a reply, `#### x` is a heading (a whole-file name, often) unless two blank lines precede
@@ -99,8 +106,7 @@ def log_events(lines: list[str], first: int) -> list[Event]:
                 last.text += "\n" + line
             else:
                 events.append(Event("text", line, no))
-            m = _FENCE.match(line.strip())
-            fence = m[1] if m else None
+            fence = opening(line)
         blanks = blanks + 1 if not line.strip() else 0
         i += 1
     return events
@@ -141,36 +147,22 @@ class Block:
 
 
 def reply_blocks(text: str, fmt: str) -> list[Block]:
-    """The edits in one reply, read in the session's edit format (SEARCH/REPLACE markers always count)."""
+    """The edits in one reply, read in the session's edit format (`fmt`; "any" when it is not known):
+    SEARCH/REPLACE markers and V4A patches always count, udiff in udiff replies (or a ```diff fence), whole
+    listings in the whole formats (`whole`, `editor-whole`) and when nothing else is there under "any"."""
     text = THINKING.sub("", text)
     blocks: list[Block] = []
     if re.search(r"(?m)^<{5,9} ?(SEARCH|ORIGINAL)\s*$", text):
-        blocks += [Block(b.path, "SEARCH/REPLACE", b.search, b.replace) for b in parse_search_replace(text)]
+        lines = [ln.rstrip("\n") for ln in split_lines(text)]
+        for b in parse_search_replace(text):
+            path = name_above(lines, b.line - 1) or (blocks[-1].path if blocks else b.path)
+            blocks.append(Block(path, "SEARCH/REPLACE", b.search, b.replace))
     if "*** Begin Patch" in text:
         blocks += [Block(op.path, "apply_patch", op=op) for op in parse_apply_patch(text)]
-    if not blocks and ("udiff" in fmt or re.search(r"(?m)^```diff\s*$", text)):
+    if not blocks and ("udiff" in fmt or re.search(r"(?m)^(```|~~~|<source>)\s*diff\s*$", text)):
         blocks += _udiff_blocks(text)
-    if not blocks and "whole" in fmt:
-        blocks += _whole_blocks(text)
-    return blocks
-
-
-def _clean_name(line: str) -> str:
-    return line.strip().strip("`*").lstrip("#").strip().rstrip(":").strip()
-
-
-def _whole_blocks(text: str) -> list[Block]:
-    lines, blocks, i = text.split("\n"), [], 0
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if not m or i == 0:
-            i += 1
-            continue
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == m[1]), len(lines))
-        name = _clean_name(lines[i - 1])
-        if name and _PATHLIKE.match(name) and ("." in name or "/" in name):
-            blocks.append(Block(name, "whole", replace="".join(ln + "\n" for ln in lines[i + 1 : end])))
-        i = end + 1
+    if not blocks and ("whole" in fmt or fmt == "any"):
+        blocks += [Block(x.path, "whole", replace=x.content) for x in whole_listings(text)]
     return blocks
 
 
@@ -197,7 +189,7 @@ def _udiff_blocks(text: str) -> list[Block]:
             flush()
             name = lines[i + 1][4:].split("\t")[0].strip()
             path, in_hunk = (name[2:] if name[:2] in ("a/", "b/") else name), False
-        elif line.startswith("+++ ") or _FENCE.match(line):
+        elif line.startswith("+++ ") or is_fence_line(line):
             in_hunk = in_hunk and line.startswith("+++ ")
         elif line.startswith("@@"):
             flush()
@@ -209,6 +201,44 @@ def _udiff_blocks(text: str) -> list[Block]:
                 new.append(body + "\n")
     flush()
     return blocks
+
+
+def blocks_of(pending: list[Block], path: str) -> list[Block]:
+    """The pending blocks aider's `Applied edit to <path>` (or a question about `path`) is about: those
+    named `path`, else those whose name is a suffix of it or it of theirs (a bogus directory), else the
+    unnamed ones (a listing no line named: aider took the one file in the chat)."""
+
+    def norm(p: str) -> str:
+        return p.strip().strip("`").replace("\\", "/").removeprefix("./")
+
+    exact = [b for b in pending if norm(b.path) == path]
+    if exact:
+        return exact
+    near = [
+        b
+        for b in pending
+        if b.path and (path.endswith("/" + norm(b.path)) or norm(b.path).endswith("/" + path))
+    ]
+    unnamed = [b for b in pending if not b.path]
+    found = near or unnamed[:1]
+    for b in found:
+        b.path = path
+    return found
+
+
+def replayed(content: str | None, pairs: list[tuple[str | None, str]]) -> str | None:
+    """`content` with each (search, replace) applied in order (search None: the whole new file); None if
+    a search text is not in it."""
+    for search, replace in pairs:
+        if search is None:
+            content = replace
+        elif search.strip() and content is not None and search in content:
+            content = content.replace(search, replace, 1)
+        elif not search.strip():
+            content = (content or "") + replace
+        else:
+            return None
+    return content
 
 
 def failed_blocks(notice: str) -> list[SearchReplace]:
@@ -239,6 +269,9 @@ def _is_request(text: str) -> bool:
 
 
 def log_turns(events: list[Event]) -> list[LogTurn]:
+    """The session's turns: one per user request, with what followed it (architect mode's hand-over of
+    the plan to the editor model is no request: see `editor_inputs`)."""
+    editor_inputs(events)
     turns = [LogTurn(None)]
     for ev in events:
         if ev.kind == "user" and _is_request(ev.text):
@@ -263,6 +296,28 @@ def log_turns(events: list[Event]) -> list[LogTurn]:
         alive = [s for s, dirty in t.commits if not dirty and not among(s, undone)]
         t.end_group = bool(alive) if any_commit else t.applied
     return turns
+
+
+def editor_inputs(events: list[Event]) -> None:
+    """Mark, in place, the user lines that are architect mode's plan handed to the editor model (kind
+    "editor"): aider logs the editor's input as user input, right after the architect's reply (and after
+    `Edit the files? ... y` when it asked)."""
+    reply, confirmed = "", False
+    for ev in events:
+        if ev.kind == "text":
+            reply, confirmed = ev.text, False
+        elif ev.kind == "tool" and (m := EDIT_FILES.match(ev.text)):
+            confirmed = m[1].lower().startswith("y")
+        elif ev.kind == "user":
+            if confirmed or (reply and _same_words(ev.text, THINKING.sub("", reply))):
+                ev.kind = "editor"
+            reply, confirmed = "", False
+
+
+def _same_words(a: str, b: str) -> bool:
+    """The same text but for whitespace (a reply logged again as `#### ` lines)."""
+    wa, wb = a.split(), b.split()
+    return bool(wa) and (wa == wb or (len(wa) >= 20 and " ".join(wa) in " ".join(wb)))
 
 
 def among(sha: str, shas: list[str]) -> bool:

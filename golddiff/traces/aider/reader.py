@@ -48,6 +48,7 @@ from golddiff.diffs import (
     SearchReplace,
     apply_patch_ops,
     apply_search_replace,
+    bare_diff,
     unified_diff,
 )
 from golddiff.episodes import BaseConfidence, Episode
@@ -55,6 +56,7 @@ from golddiff.traces.aider.log import (
     APPLIED,
     COMMIT,
     DECLINED,
+    EDIT_FILES,
     FAILED_APPLY,
     FORMAT_LINE,
     REMOVED,
@@ -63,10 +65,12 @@ from golddiff.traces.aider.log import (
     Event,
     LogTurn,
     among,
+    blocks_of,
     failed_blocks,
     log_events,
     log_sessions,
     log_turns,
+    replayed,
     reply_blocks,
 )
 from golddiff.traces.git.history import commit_changes, parent
@@ -115,6 +119,8 @@ class _Session:
             cwd=str(repo.root) if repo is not None else str(path.resolve().parent),
         )
         self.fmt, self.editor_fmt = "diff", None
+        self.turn_mode: str | None = None  # this request's own mode (`/architect ...`, `/ask ...`)
+        self.editor_turn = False  # architect mode: the plan went to the editor, whose replies edit
         self.pending: list[Block] = []  # blocks of the latest reply whose fate is not known yet
         self.unreadable = False  # aider said the latest reply did not conform to the edit format
         self.to_commit: list[Block] = []  # applied blocks the next Commit line holds (git mode)
@@ -160,11 +166,17 @@ class _Session:
     def _user(self, ev: Event, opts: ReadOptions) -> None:
         text = ev.text.strip()
         cmd, _, rest = text.partition(" ")
-        if self.b.turns and not self.b.edits:  # nothing changed since the last episode: a fresh start
+        declined = any(f.kind == "plan_rejected" for t in self.b.turns for f in t.feedback)
+        if self.b.turns and not self.b.edits and not declined:  # nothing changed yet: a fresh start
             self._new_episode()
+        self.editor_turn, self.turn_mode = False, None
+        if cmd == "/chat-mode" and rest.strip():
+            self.fmt = rest.strip()
         if not text.startswith("/"):
             self.b.user(ev.text)
         elif cmd in _REQUEST_COMMANDS and rest.strip():
+            code = "any" if self.fmt == "architect" else None  # /code in architect mode: the main format
+            self.turn_mode = {"/architect": "architect", "/code": code}.get(cmd)
             self.b.user(rest.strip())
         else:
             if cmd in ("/clear", "/reset") and opts.split_on_clear and self.b.edits:
@@ -179,13 +191,18 @@ class _Session:
         elif ev.kind == "tool":
             self._tool(ev)
             self.last_tool = ev.text
+        elif ev.kind == "editor":  # architect mode: the plan goes to the editor model, whose reply edits
+            self.editor_turn = True
 
     def _reply(self, ev: Event) -> None:
         self._settle()
         for thought in THINKING.findall(ev.text):
             self.b.thinking(thought.strip())
         self.b.assistant_text(THINKING.sub("", ev.text).strip())
-        fmt = self.editor_fmt if self.fmt == "architect" and self.editor_fmt else self.fmt
+        mode = self.turn_mode or self.fmt
+        if mode == "architect" and not self.editor_turn:
+            return  # the architect's plan: its code is no edit (the editor's reply that follows is)
+        fmt = (self.editor_fmt or "any") if mode == "architect" else mode
         try:
             self.pending = reply_blocks(ev.text, fmt)
         except PatchError as e:
@@ -202,19 +219,24 @@ class _Session:
             else:
                 self.fmt = fmt[2]
         elif applied or failed:
-            path = self._norm((applied or failed)[1])
-            for blk in [b for b in self.pending if self._norm(b.path) == path]:
+            for blk in blocks_of(self.pending, self._norm((applied or failed)[1])):
                 self.pending.remove(blk)
                 if applied:
                     self._applied(blk)
                 else:
-                    self._propose(blk, "failed", "aider could not apply it")
-        elif DECLINED.match(text):
-            path = self._norm(self.last_tool)
-            self.b.feedback("reject", text=text)
-            for blk in [b for b in self.pending if self._norm(b.path) == path]:
-                self.pending.remove(blk)
-                self._propose(blk, "rejected", f"the user declined: {text}")
+                    self._propose([blk], "failed", "aider could not apply it")
+        elif DECLINED.match(text):  # one rejection of one file: its blocks are one refused edit
+            declined, call_id = blocks_of(self.pending, self._norm(self.last_tool)), f"line-{ev.line}"
+            self.b.feedback("reject", text=text, call_id=call_id)
+            self.pending = [b for b in self.pending if b not in declined]
+            if declined:
+                self._propose(declined, "rejected", f"the user declined: {text}", call_id)
+            else:
+                self.b.no_edit(call_id, "the declined file has no edit block in the reply")
+        elif (edit_files := EDIT_FILES.match(text)) and edit_files[1].lower().startswith("n"):
+            self.b.feedback(
+                "plan_rejected", text=text
+            )  # architect mode: the user kept the plan from the editor
         elif commit:
             self._commit(commit[1], dirty=self.last_tool.startswith("Committing "))
         elif removed:
@@ -231,7 +253,7 @@ class _Session:
             if match is not None:
                 self.pending.remove(match)
             self._propose(
-                match or Block(f.path, "SEARCH/REPLACE", f.search, f.replace), "failed", "failed to match"
+                [match or Block(f.path, "SEARCH/REPLACE", f.search, f.replace)], "failed", "failed to match"
             )
         for blk in self.pending:  # the other blocks of the reply were written before the error
             self._applied(blk)
@@ -241,7 +263,7 @@ class _Session:
         """Blocks of the last reply nothing applied: failed if aider could not read the reply, else
         dropped (an /ask answer, an interrupted reply) and counted."""
         for blk in self.pending if self.unreadable else []:
-            self._propose(blk, "failed", "aider could not read the reply's edits")
+            self._propose([blk], "failed", "aider could not read the reply's edits")
         if not self.unreadable:
             self.report.counts["aider/unapplied_blocks"] += len(self.pending)
         self.pending, self.unreadable = [], False
@@ -388,19 +410,35 @@ class _Session:
         for p, after in out.items():
             self._record(p, cur if p == path else None, after, "apply_patch")
 
-    def _propose(self, blk: Block, status: str, reason: str) -> None:
-        path = self.b.rel(self._norm(blk.path))
+    def _propose(self, blocks: list[Block], status: str, reason: str, call_id: str | None = None) -> None:
+        """Blocks of one file that did not reach it, as one negative edit: on the file as the session has it
+        when they apply there (exact), else their own old -> new text (unlocated)."""
+        path = self.b.rel(self._norm(blocks[0].path))
         if path is None:
+            if call_id:
+                self.b.no_edit(call_id, "it edits a file outside the session's working directory")
             return
         cur, known = self._content(path)
-        if blk.op is not None:  # a V4A operation: its chunks' old and new lines
-            old = "".join(ln + "\n" for c in blk.op.chunks for ln in c.old)
-            new = blk.op.content or "".join(ln + "\n" for c in blk.op.chunks for ln in c.new)
-            diff = unified_diff(path, old or None, new or None)
-        else:
-            diff = unified_diff(path, blk.search, blk.replace)
+        pairs: list[tuple[str | None, str]] = []
+        for blk in blocks:
+            if blk.op is not None:  # a V4A operation: its chunks' old and new lines
+                pairs += [
+                    ("".join(ln + "\n" for ln in c.old), "".join(ln + "\n" for ln in c.new))
+                    for c in blk.op.chunks
+                ]
+                pairs += [] if blk.op.chunks else [(None, blk.op.content or "")]
+            else:
+                pairs.append((None if blk.kind == "whole" else blk.search, blk.replace))
+        after = replayed(cur, pairs) if known else None
         before = cur if known else None
-        self.b.propose_edit(path, before, before, blk.kind, status, reason, diff=diff, record_base=known)
+        if after is not None and after != cur:
+            diff, how = unified_diff(path, cur, after), "exact"
+        else:
+            diff, how = bare_diff(path, pairs), "unlocated"
+        kind = blocks[0].kind
+        self.b.propose_edit(
+            path, before, before, kind, status, reason, call_id, diff=diff, record_base=known, confidence=how
+        )
 
     # ---------------------------------------------------------------------------- episodes
 

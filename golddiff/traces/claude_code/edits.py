@@ -4,7 +4,11 @@ The fate comes from the tool result: applied (rebuilt and checked against the lo
 see `patch`), rejected or cancelled by the user, failed (a tool error), or made on a branch
 the user abandoned by rewinding. `EditRecorder` also keeps the file state the log has shown so far (by
 absolute path): each edit's before and after, and whole-file Read results, so that the edits that carry
-no `toolUseResult` (subagent transcripts, rejected or failed calls) can still be re-applied.
+no `toolUseResult` (subagent transcripts, rejected or failed calls) can still be re-applied. A rejected or
+failed edit is always kept: when the whole file is unknown (only a window was read) or its tracked copy
+is stale, it is placed on the latest content seen of the file, with its confidence (`known`).
+An edit call that makes no edit at all (no file_path, outside the working directory, no change) tells the
+builder why, so that the user's rejection of it is counted as unmapped with that reason.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from golddiff.diffs import unified_diff
-from golddiff.traces.claude_code.patch import Rebuilt, parse_hunks, rebuild
+from golddiff.traces.claude_code.known import FileViews, Window, numbered_window
+from golddiff.traces.claude_code.patch import Rebuilt, parse_hunks, rebuild, tool_changes
 from golddiff.traces.claude_code.text import Verdict
 from golddiff.traces.session import IngestReport, SessionBuilder
 
@@ -63,6 +67,7 @@ class EditRecorder:
         self.b, self.report, self.path = builder, report, path
         self.state: dict[str, str | None] = {}  # absolute path -> content as the log last showed it
         self.partly_read: set[str] = set()  # files seen to exist, content not all known
+        self.views = FileViews()  # windows read of files, and tracked copies found stale
         self.branches: dict[str, dict[str, str | None]] = {}  # branch -> its own file states
 
     def key(self, file_path: str) -> str:
@@ -71,19 +76,29 @@ class EditRecorder:
             p = posixpath.join((self.b.cwd or "").replace("\\", "/"), p)
         return posixpath.normpath(p)
 
-    def saw_read(self, inp: dict, result: object) -> None:
-        """A Read result: a whole file read makes its content known; a part marks the file as existing."""
+    def saw_read(self, inp: dict, result: object, text: str = "") -> None:
+        """A Read result: a whole file read makes its content known; a window is kept as the latest view
+        of those lines (and shows a tracked copy stale when it disagrees with it)."""
         f = result.get("file") if isinstance(result, dict) else None
-        if not isinstance(f, dict) or not isinstance(f.get("content"), str):
-            return
-        fp = f.get("filePath") if isinstance(f.get("filePath"), str) else inp.get("file_path")
+        fp = f.get("filePath") if isinstance(f, dict) and isinstance(f.get("filePath"), str) else None
+        fp = fp or inp.get("file_path")
         if not isinstance(fp, str):
             return
-        key, total = self.key(fp), f.get("totalLines")
-        if f.get("startLine", 1) == 1 and isinstance(total, int) and f.get("numLines") == total:
-            self.state[key] = f["content"]
-        elif key not in self.state:
+        key = self.key(fp)
+        if isinstance(f, dict) and isinstance(f.get("content"), str):
+            total, start = f.get("totalLines"), f.get("startLine", 1)
+            if start == 1 and isinstance(total, int) and f.get("numLines") == total:
+                self.state[key] = f["content"]
+                self.views.saw_whole(key)
+                return
+            window = Window(start if isinstance(start, int) and start > 0 else 1, f["content"])
+        else:
+            window = numbered_window(text)  # no toolUseResult (a subagent's Read): the numbered text
+            if window is None:
+                return
+        if key not in self.state:
             self.partly_read.add(key)
+        self.views.saw_window(key, window.start, window.text, self.state.get(key))
 
     def outcome(
         self,
@@ -101,20 +116,57 @@ class EditRecorder:
         if not isinstance(fp, str) or not fp:
             what = f"{call.name} call {call_id} has no file_path; edit left out"
             self.report.skip(str(where.src or self.path), lineno, what, "bad_tool_input")
+            self.b.no_edit(call_id, "its input has no file_path")
             return
         rel = self.b.rel(fp, lineno, str(where.src) if where.src else None)
         if rel is None:
+            self.b.no_edit(call_id, "it edits a file outside the session's working directory")
             return
-        known, before = self._known(self.key(fp), call, where)
         if verdict is not None:
-            rb = rebuild(call.name, call.input, None, before, known)
-            self._propose(rel, rb, call, call_id, where, "rejected", verdict.reason or _REASON[verdict.kind])
+            self._refused(rel, fp, call, call_id, where, "rejected", verdict.reason or _REASON[verdict.kind])
         elif is_error:
-            rb = rebuild(call.name, call.input, None, before, known)
             first = text.strip().replace("<tool_use_error>", "").splitlines()[:1]
-            self._propose(rel, rb, call, call_id, where, "failed", (first or ["tool error"])[0][:200])
+            self._refused(rel, fp, call, call_id, where, "failed", (first or ["tool error"])[0][:200])
         else:
+            known, before = self._known(self.key(fp), call, where)
             self._applied(rel, fp, call, call_id, where, result, before, known, lineno)
+
+    def _refused(
+        self, rel: str, fp: str, call: Call, call_id: str, where: Where, status: str, reason: str
+    ) -> None:
+        """A rejected or failed edit, always kept as a negative: rebuilt on the whole file when it is known
+        and current, else placed on the latest content seen of it (`FileViews.place`)."""
+        key = self.key(fp)
+        changes = tool_changes(call.name, call.input)
+        if changes is None:
+            self.b.no_edit(call_id, f"its {call.name} input is not of a known shape")
+            return
+        known, before = self._known(key, call, where)
+        stale = key in self.views.stale and where.line == "main"
+        if known and not stale:
+            rb = rebuild(call.name, call.input, None, before, known)
+            if rb.after is not None:
+                self._propose(rel, rb, call, call_id, where, status, reason)
+                return
+        placed = self.views.place(key, rel, changes, before if known and stale else None)
+        if not placed.diff:
+            self.b.no_edit(call_id, "the edit changes nothing (its new text equals the old)")
+            return
+        self.report.counts[f"negatives_{placed.confidence}"] += 1
+        self.b.propose_edit(
+            rel,
+            None,
+            None,
+            call.name,
+            status,
+            reason if where.line == "main" else f"abandoned branch: {reason}",
+            call_id,
+            on_main_line=where.line == "main",
+            subagent=where.subagent,
+            diff=placed.diff,
+            record_base=False,
+            confidence=placed.confidence,
+        )
 
     def _known(self, key: str, call: Call, where: Where) -> tuple[bool, str | None]:
         """(whether it is known, the file's content) just before this call."""
@@ -158,6 +210,7 @@ class EditRecorder:
             return
         self.b.apply_edit(rel, rb.before, rb.after, call.name, call_id, where.subagent)
         self.state[key] = rb.after
+        self.views.saw_whole(key)
 
     def _result(
         self, call: Call, call_id: str, fp: str, where: Where, result: object, lineno: int
@@ -181,15 +234,9 @@ class EditRecorder:
     def _propose(
         self, rel: str, rb: Rebuilt, call: Call, call_id: str, where: Where, status: str, reason: str
     ) -> None:
-        """A negative edit, if the intended change can be formed; a failed Edit whose old_string is not in
-        the file keeps its own old_string -> new_string as the diff (the file's base is not taken from it)."""
-        if rb.after is None and status == "failed" and (fragment := _fragment(call)) is not None:
-            old, new = fragment
-            diff = unified_diff(rel, old, new)
-            self.b.propose_edit(rel, old, new, call.name, status, reason, call_id, where.line == "main",
-                                where.subagent, diff=diff, record_base=False)  # fmt: skip
-            return
+        """A negative edit rebuilt on the file as it was (a no-op is no edit: said so for its rejection)."""
         if rb.after is None or rb.after == rb.before:
+            self.b.no_edit(call_id, "the edit changes nothing (its new text equals the old)")
             return
         on_main = where.line == "main"
         if not on_main:
@@ -208,17 +255,6 @@ class EditRecorder:
             on_main_line=on_main,
             subagent=where.subagent,
         )
-
-
-def _fragment(call: Call) -> tuple[str, str] | None:
-    """(old_string, new_string) of an Edit or MultiEdit call, its edits joined; None if it has none."""
-    edits = call.input.get("edits") if call.name == "MultiEdit" else [call.input]
-    if call.name not in ("Edit", "MultiEdit") or not isinstance(edits, list):
-        return None
-    pairs = [(e.get("old_string"), e.get("new_string")) for e in edits if isinstance(e, dict)]
-    if not pairs or not all(isinstance(o, str) and isinstance(n, str) and o != n for o, n in pairs):
-        return None
-    return "\n".join(o for o, _ in pairs) + "\n", "\n".join(n for _, n in pairs) + "\n"
 
 
 def _creates(call: Call) -> bool:

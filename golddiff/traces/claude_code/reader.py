@@ -304,7 +304,7 @@ class _Session:
         if call.name in EDIT_TOOLS:
             self.edits.outcome(call, call_id, where, verdict, text, is_error, result, lineno)
         elif call.name == "Read" and not is_error and where.line == "main":
-            self.edits.saw_read(call.input, result)
+            self.edits.saw_read(call.input, result, text)
         if verdict is not None and where.line == "main":
             self._feedback(call, call_id, verdict)
 

@@ -18,6 +18,7 @@ all of them and the base and current state stay comparable: their diff is exactl
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from golddiff.diffs.apply_patch import (
     split_lines,
 )
 from golddiff.diffs.core import PatchError
+from golddiff.diffs.unified import bare_diff
 from golddiff.episodes import BaseConfidence, Edit
 from golddiff.traces.git.repo import GitError, GitRepo
 from golddiff.traces.session import IngestReport
@@ -425,3 +427,33 @@ class FileStates:
         if unlogged:
             notes.append("deleted without their content in the log: " + ", ".join(unlogged[:10]))
         return "reconstructed", per_file, notes
+
+
+def bare_op_diff(rel: str, op: PatchOp) -> str:
+    """An operation of a patch that did not apply, as bare hunks (old lines -> new lines of each chunk):
+    for a file the log never showed, where nothing places it (`bare_diff`)."""
+    pairs = [("\n".join(c.old), "\n".join(c.new)) for c in op.chunks]
+    if op.kind == "add" or not pairs:
+        pairs = [(None, op.content or "")]
+    return bare_diff(rel, pairs)
+
+
+def last_turn_start(history: list[Applied]) -> int:
+    """Where the applied edits of the last turn that has any start in `history` (len if none)."""
+    live = [i for i, a in enumerate(history) if a.edit.status == "applied"]
+    if not live:
+        return len(history)
+    last_turn = history[live[-1]].edit.turn
+    return next(i for i in live if history[i].edit.turn == last_turn)
+
+
+def deleted_content(apply_end: dict, is_the_file: Callable[[str], bool]) -> str | None:
+    """A deleted file's content from a `patch_apply_end` event's `changes`, when it has them."""
+    changes = apply_end.get("changes")
+    for path, change in changes.items() if isinstance(changes, dict) else ():
+        if not isinstance(change, dict) or not is_the_file(path):
+            continue
+        body = change.get("delete", change) if "delete" in change else change
+        if isinstance(body, dict) and isinstance(body.get("content"), str):
+            return body["content"]
+    return None

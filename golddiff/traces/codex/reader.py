@@ -28,7 +28,15 @@ from pathlib import Path
 from golddiff.diffs.apply_patch import PatchOp, parse_apply_patch
 from golddiff.diffs.core import PatchError
 from golddiff.episodes import Edit, Episode, Feedback, FeedbackKind
-from golddiff.traces.codex.files import Applied, FileChange, FileStates, GitBase
+from golddiff.traces.codex.files import (
+    Applied,
+    FileChange,
+    FileStates,
+    GitBase,
+    bare_op_diff,
+    deleted_content,
+    last_turn_start,
+)
 from golddiff.traces.codex.records import (
     IGNORED_EVENTS,
     IGNORED_ITEMS,
@@ -329,27 +337,28 @@ class _Session:
         edit_status = {"interrupted": "rejected", "unanswered": "failed"}.get(status, status)
         overlay = None if applied else {}
         edits = []
+        kind = {"tool": "apply_patch", "status": edit_status, "reason": reason, "call_id": patch.call_id}
         for op in ops:
-            for change in self._plan(patch, op, overlay):
+            planned = self._plan(patch, op, overlay)
+            if planned is None:  # a patch that did not apply, on a file the log never showed
+                rel = self.b.rel(self._join(op.path, patch.workdir), patch.lineno) or op.path
+                bare = {"diff": bare_op_diff(rel, op), "record_base": False, "confidence": "unlocated"}
+                edits.append(self.b.propose_edit(rel, None, None, **kind, **bare))
+                continue
+            for change in planned:
                 self.b.learn_base(change.path, self._files().base_text(change.path))
                 if applied:
                     edits.append(self._apply(change, patch.call_id))
-                else:
-                    edits.append(
-                        self.b.propose_edit(
-                            change.path,
-                            change.before,
-                            change.after,
-                            "apply_patch",
-                            edit_status,
-                            reason,
-                            patch.call_id,
-                        )
-                    )
-                    overlay[change.path] = change.state_after  # type: ignore[index]
+                    continue
+                how = "located" if change.state_before.partial else "exact"
+                edits.append(
+                    self.b.propose_edit(change.path, change.before, change.after, **kind, confidence=how)
+                )
+                overlay[change.path] = change.state_after  # type: ignore[index]
         return edits
 
-    def _plan(self, patch: _Patch, op: PatchOp, overlay: dict | None) -> list[FileChange]:
+    def _plan(self, patch: _Patch, op: PatchOp, overlay: dict | None) -> list[FileChange] | None:
+        """The file changes of one operation; None when a patch that did not apply cannot be placed."""
         rel = self.b.rel(self._join(op.path, patch.workdir), patch.lineno)
         dest = self.b.rel(self._join(op.move_to, patch.workdir), patch.lineno) if op.move_to else None
         if rel is None or (op.move_to and dest is None):
@@ -359,6 +368,8 @@ class _Session:
         try:
             return self._files().plan(op, rel, dest, mode, overlay, deleted)
         except PatchError as e:
+            if overlay is not None:
+                return None
             self.report.skip(
                 self.log, patch.lineno, f"apply_patch: {e}; this file's edit is left out", "hunk_not_placed"
             )
@@ -374,14 +385,7 @@ class _Session:
 
     def _deleted_content(self, call_id: str, rel: str) -> str | None:
         """A deleted file's content, from the `patch_apply_end` event's changes when it has them."""
-        changes = self.patch_ends.get(call_id, {}).get("changes")
-        for path, change in (changes or {}).items() if isinstance(changes, dict) else ():
-            if not isinstance(change, dict) or self._quiet_rel(path) != rel:
-                continue
-            body = change.get("delete", change) if "delete" in change else change
-            if isinstance(body, dict) and isinstance(body.get("content"), str):
-                return body["content"]
-        return None
+        return deleted_content(self.patch_ends.get(call_id, {}), lambda path: self._quiet_rel(path) == rel)
 
     # -------------------------------------------------------------------- aborts, undo, rollback
 
@@ -400,7 +404,7 @@ class _Session:
             self.report.counts["codex/failed_undos"] += 1
             return
         history = self._files().history
-        start = self.snapshot_marks.pop() if self.snapshot_marks else self._last_turn_start(history)
+        start = self.snapshot_marks.pop() if self.snapshot_marks else last_turn_start(history)
         self._revert([a for a in history[start:] if a.edit.status == "applied"], "undone by the user (/undo)")
         self.b.feedback("undo")
 
@@ -424,14 +428,6 @@ class _Session:
         self.b.feedback("undo")
         if first <= next((t.index for t in self.b.turns if t.user_kind == "task"), -1):
             self.b.drop_request()  # the request itself was taken back: the next message is the task
-
-    @staticmethod
-    def _last_turn_start(history: list[Applied]) -> int:
-        live = [i for i, a in enumerate(history) if a.edit.status == "applied"]
-        if not live:
-            return len(history)
-        last_turn = history[live[-1]].edit.turn
-        return next(i for i in live if history[i].edit.turn == last_turn)
 
     def _revert(self, undone: list[Applied], reason: str) -> None:
         self.b.revert([a.edit.edit_id for a in undone], reason, self._files().revert(undone))

@@ -2,6 +2,7 @@
 
 repo = GitRepo("/path/to/repo")          # GitError if it is not a git repository
 repo.file_at("abc123", "src/x.py")       # content, or None if absent at that revision
+repo.files_at([("abc123", "a.py"), ("def456", "b.py")])   # the same, many in one `git cat-file --batch`
 """
 
 from __future__ import annotations
@@ -57,3 +58,28 @@ class GitRepo:
         if proc.returncode != 0:
             return None
         return proc.stdout.decode("utf-8", errors="replace")
+
+    def files_at(self, wanted: list[tuple[str, str]]) -> list[str | None]:
+        """`file_at` for each (revision, path), read in one `git cat-file --batch` process."""
+        if not wanted:
+            return []
+        query = "".join(f"{rev}:{path}\n" for rev, path in wanted).encode("utf-8", "surrogateescape")
+        proc = subprocess.run(
+            ["git", "-C", str(self.root), "cat-file", "--batch"], input=query, capture_output=True
+        )
+        out: list[str | None] = []
+        data, i = proc.stdout, 0
+        for _ in wanted:
+            nl = data.find(b"\n", i)
+            if nl < 0:
+                out.append(None)
+                continue
+            head = data[i:nl].split()
+            if len(head) != 3 or head[1] != b"blob":  # "<name> missing", or not a file
+                out.append(None)
+                i = nl + 1
+                continue
+            size = int(head[2])
+            out.append(data[nl + 1 : nl + 1 + size].decode("utf-8", errors="replace"))
+            i = nl + 1 + size + 1
+        return out

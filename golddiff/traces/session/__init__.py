@@ -6,7 +6,7 @@
 - `labels`: gold and negative edits of a closed episode (also used by the git linker); `stripped`:
   `StrippedLines`, the "is this line in that file" it asks without hashing every line;
 - `report`: `ReadOptions` (what every reader takes) and `IngestReport` (counters, problems with file and
-  line).
+  line); `stats`: what `golddiff ingest --stats` counts of each written episode, and its summary.
 
     from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 

@@ -12,8 +12,10 @@ fields that arrive late, `learn_base(...)` / `revise(...)` for file content the 
 the edits, `explain(...)` for the user's words about an earlier rejection, `drop_request()` when the
 request itself was taken back, and, for the episode being built, `set_outside_gold(...)` (a submission),
 `set_final_commit(...)`, `set_base_commit(...)`, `set_confidence(...)`, `no_accepted_state(...)` and
-`settle(...)` (the reader's own verdict on an edit). Readers never touch the builder's state directly;
-`files`, `base_files`, `edits`, `edit(...)` and `turns` are there to read.
+`settle(...)` (the reader's own verdict on an edit); `no_edit(...)` says why an edit call made no edit,
+so that a rejection of it is counted as unmapped with that reason (`map_rejections`). Readers never
+touch the builder's state directly; `files`, `base_files`, `edits`, `edit(...)` and `turns` are there
+to read.
 
     b = SessionBuilder("codex", "rollout.jsonl", None, IngestReport())
     b.user("fix the off-by-one", "task")
@@ -33,6 +35,7 @@ from golddiff.diffs import files_diff, unified_diff
 from golddiff.episodes import (
     BaseConfidence,
     Edit,
+    EditConfidence,
     EditStatus,
     Episode,
     Feedback,
@@ -51,6 +54,7 @@ from golddiff.traces.session.episode import (
     apply_verdicts,
     close_episode,
 )
+from golddiff.traces.session.labels import map_rejections
 from golddiff.traces.session.report import IngestReport
 
 
@@ -79,6 +83,7 @@ class SessionBuilder:
         self.episodes: list[Episode] = []
         self.segment = 0
         self._settled: dict[int, dict[str, tuple[EditStatus, str | None]]] = {}  # segment -> verdicts
+        self._no_edit: dict[str, str] = {}  # call id -> why the call the user rejected made no edit
         self._reset()
 
     def _reset(self) -> None:
@@ -235,6 +240,11 @@ class SessionBuilder:
         self._turn().feedback.append(fb)
         return fb
 
+    def no_edit(self, call_id: str, reason: str) -> None:
+        """The edit call `call_id` made no edit (its input was unusable, it changed nothing...): a
+        rejection of it is counted as unmapped with this reason."""
+        self._no_edit[call_id] = reason
+
     def explain(self, text: str, feedback: Feedback | None = None, edit_ids: Iterable[str] = ()) -> None:
         """The user's words, arriving after what they explain (their next message after a rejection): they
         become `feedback`'s text (a plain "reject" becomes "reject_with_reason") and are added to the
@@ -324,12 +334,13 @@ class SessionBuilder:
         *,
         diff: str | None = None,
         record_base: bool = True,
+        confidence: EditConfidence = "exact",
     ) -> Edit:
         """An edit that did not reach the files (rejected, failed, abandoned branch): a negative.
 
         `diff` is the edit's own diff when `before`/`after` cannot show it (only a fragment of the file
-        is known); with `record_base=False`, `before` is not the file's real content and is not taken
-        as its base.
+        is known; say how far it can be trusted with `confidence`); with `record_base=False`, `before`
+        is not the file's real content and is not taken as its base.
         """
         if record_base and (before is not None or path not in self._current):
             self._record_base(path, before)
@@ -344,6 +355,7 @@ class SessionBuilder:
             reason=reason,
             on_main_line=on_main_line,
             subagent=subagent,
+            confidence=confidence,
         )
         return self._add(edit)
 
@@ -416,6 +428,8 @@ class SessionBuilder:
         """Close the last episode and return them all, with the verdicts of `settle` applied."""
         self._close()
         apply_verdicts(self.episodes, self._settled)
+        for ep in self.episodes:
+            map_rejections(ep.turns, ep.edits, self._no_edit)
         return self.episodes
 
     def _final_files(self) -> dict[str, str | None]:

@@ -2,6 +2,7 @@
 
     label_edits(edits, base_files, final_files)   # in place: applied | superseded | reverted | not_in_gold
     labels = labels_of(edits)                      # Labels(gold_edits=[...], negative_edits=[...])
+    map_rejections(turns, edits, no_edit)          # each rejection -> the one edit it refused, or why none
 
 Used by `SessionBuilder` when an episode closes and by the git linker when a commit becomes the gold.
 Pure Python, CPU only; imported through `golddiff.traces.session`.
@@ -9,7 +10,9 @@ Pure Python, CPU only; imported through `golddiff.traces.session`.
 
 from __future__ import annotations
 
-from golddiff.episodes import NEGATIVE_STATUSES, Edit, Labels
+from collections.abc import Mapping
+
+from golddiff.episodes import NEGATIVE_STATUSES, REJECTION_KINDS, Edit, Labels, ToolCall, Turn
 from golddiff.traces.session.stripped import StrippedLines
 
 
@@ -75,3 +78,38 @@ def labels_of(edits: list[Edit]) -> Labels:
         gold_edits=[e.edit_id for e in edits if e.status == "applied"],
         negative_edits=[e.edit_id for e in edits if e.status in NEGATIVE_STATUSES],
     )
+
+
+def map_rejections(turns: list[Turn], edits: list[Edit], no_edit: Mapping[str, str]) -> None:
+    """Give each user rejection (reject, reject_with_reason, cancel) the one edit it refused, in place, or
+    say why it refused none: `no_edit` (call id -> reason) holds what the reader knew, else the tool call's
+    name says it (a rejected shell command is no edit). An interrupted edit call is mapped the same way.
+
+    A call that made several edits (one patch over several files) maps to its first edit.
+    """
+    by_call: dict[str, list[Edit]] = {}
+    for e in edits:
+        if e.call_id:
+            by_call.setdefault(e.call_id, []).append(e)
+    calls: dict[str, ToolCall] = {
+        s.call.call_id: s.call for t in turns for s in t.steps if s.kind == "tool_call" and s.call is not None
+    }
+    for turn in turns:
+        for fb in turn.feedback:
+            if fb.kind not in REJECTION_KINDS and fb.kind != "interrupt":
+                continue
+            fb.edit_id = fb.unmapped = None
+            mine = by_call.get(fb.call_id or "", [])
+            refused = [e for e in mine if e.status == "rejected"] or mine
+            if refused:
+                fb.edit_id = refused[0].edit_id
+            elif fb.kind == "interrupt":
+                continue  # an interrupt that stopped no edit is no rejection of one
+            elif fb.call_id is None:
+                fb.unmapped = "the rejection names no tool call"
+            elif fb.call_id in no_edit:
+                fb.unmapped = no_edit[fb.call_id]
+            elif fb.call_id in calls:
+                fb.unmapped = f"not an edit: a {calls[fb.call_id].name} call"
+            else:
+                fb.unmapped = "its tool call is not in this episode"
