@@ -27,8 +27,36 @@ from golddiff.traces.builder import IngestReport, ReadOptions
 from golddiff.traces.detect import detect, read_head, reader
 from golddiff.traces.scrub import Scrubber
 
-DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
+# where each agent keeps its logs (globs narrow folders that also hold other files)
+DEFAULT_PATHS = (
+    "~/.claude/projects",
+    "~/.codex/sessions",
+    "~/.gemini/tmp/*/chats",
+    "$COPILOT_HOME/session-state/*/events.jsonl",
+    "$COPILOT_HOME/history-session-state",
+    "~/.config/Code*/User/workspaceStorage/*/chatSessions",
+    "~/.config/Code*/User/globalStorage/emptyWindowChatSessions",
+    "~/.vscode-server*/data/User/workspaceStorage/*/chatSessions",
+    "~/Library/Application Support/Code*/User/workspaceStorage/*/chatSessions",
+    "~/Library/Application Support/Code*/User/globalStorage/emptyWindowChatSessions",
+    "~/AppData/Roaming/Code*/User/workspaceStorage/*/chatSessions",
+    "$PI_CODING_AGENT_DIR/sessions",
+)
+_DEFAULT_HOMES = {"COPILOT_HOME": "~/.copilot", "PI_CODING_AGENT_DIR": "~/.pi/agent"}
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
+
+
+def default_paths() -> list[str]:
+    """The default locations that exist on this machine (all of them when none does, so that the user is
+    told where golddiff looked). `$COPILOT_HOME` and `$PI_CODING_AGENT_DIR` are honoured as the agents do."""
+    env = {k: os.environ.get(k) or v for k, v in _DEFAULT_HOMES.items()}
+    paths = []
+    for raw in DEFAULT_PATHS:
+        for name, value in env.items():
+            raw = raw.replace(f"${name}", value)
+        paths.append(raw)
+    found = [p for p in paths if glob.glob(os.path.expanduser(p))]
+    return found or paths
 
 
 def expand_paths(paths: Iterable[str], report: IngestReport) -> Iterator[tuple[Path, bool]]:
@@ -52,13 +80,17 @@ def expand_paths(paths: Iterable[str], report: IngestReport) -> Iterator[tuple[P
 
 
 def _episode_counts(ep: dict, c: Counter) -> None:
+    tool = ep["source"]["tool"]
     c["episodes"] += 1
-    c[f"episodes/{ep['source']['tool']}"] += 1
+    c[f"episodes/{tool}"] += 1
     edits = ep.get("edits", [])
+    rejected = sum(e["status"] == "rejected" for e in edits)
     c["edits"] += len(edits)
+    c[f"edits/{tool}"] += len(edits)
     c["gold_edits"] += len(ep["labels"]["gold_edits"])
     c["negative_edits"] += len(ep["labels"]["negative_edits"])
-    c["rejected_edits"] += sum(e["status"] == "rejected" for e in edits)
+    c["rejected_edits"] += rejected
+    c[f"rejected_edits/{tool}"] += rejected
     for t in ep.get("turns", []):
         for f in t.get("feedback", []):
             c[f"feedback/{f['kind']}"] += 1
@@ -260,6 +292,13 @@ def _ingest_file(
         report.skip(str(path), None, f"the {found} reader failed: {type(e).__name__}: {e}", "reader_error")
 
 
+def _per_format(c: Counter) -> dict[str, dict[str, int]]:
+    """Files, episodes, edits and rejected edits of each format read (a format's episodes name it)."""
+    fmts = sorted({k.split("/", 1)[1] for k in c if k.startswith(("files/", "episodes/"))})
+    keys = ("files", "episodes", "edits", "rejected_edits")
+    return {f: {k: c[f"{k}/{f}"] for k in keys} for f in fmts}
+
+
 def stats_summary(report: IngestReport) -> dict:
     """The JSON summary line of `golddiff ingest --stats`."""
     c = report.counts
@@ -279,6 +318,7 @@ def stats_summary(report: IngestReport) -> dict:
         "redactions": sum(report.redactions.values()),
         "redactions_by_kind": dict(sorted(report.redactions.items())),
         "by_format": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("files/")},
+        "per_format": _per_format(c),
         "feedback": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("feedback/")},
         "skipped": {k.split("/", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("skipped/")},
     }
