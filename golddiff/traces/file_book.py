@@ -123,7 +123,9 @@ class FileBook:
             if old not in before or not old:
                 raise PatchError(f"the text to replace is not in {rel} as the log knows it: {old[:80]!r}")
             after = before.replace(old, new, -1 if count is None else count)
-            return FileChange(rel, before, after, state if mode == "apply" else state.copy(), FileState.of(after))
+            return FileChange(
+                rel, before, after, state if mode == "apply" else state.copy(), FileState.of(after)
+            )
         hunk = Hunk(_lines(old), _lines(new))
         return self.hunks(rel, [hunk], mode)
 
@@ -143,7 +145,9 @@ class FileBook:
             self.states.origin[rel] = "reconstructed"
             self.b.warn(f"{rel}: written whole before the log showed it; any earlier content is unknown")
         before = state.text()
-        return FileChange(rel, before, content, state if mode == "apply" else state.copy(), FileState.of(content))
+        return FileChange(
+            rel, before, content, state if mode == "apply" else state.copy(), FileState.of(content)
+        )
 
     def logged(self, rel: str, before: str | None, after: str | None) -> FileChange:
         """An edit whose whole file before and after the log gives: it also tells the file's content."""
@@ -163,7 +167,13 @@ class FileBook:
     # ------------------------------------------------------------------------------ recording
 
     def apply(
-        self, change: FileChange, tool: str, call_id: str | None, subagent: str | None = None, *, revealed: bool = True
+        self,
+        change: FileChange,
+        tool: str,
+        call_id: str | None,
+        subagent: str | None = None,
+        *,
+        revealed: bool = True,
     ) -> Edit | None:
         """An edit that reached the file. `revealed`: a `before` that differs from what the book had is
         what the log showed late (else the builder notes a change made outside the logged edits)."""
@@ -189,13 +199,33 @@ class FileBook:
         """An edit that did not reach the file (rejected, failed, abandoned): a negative."""
         if change.before == change.after:
             return None
-        self.b.learn_base(change.path, self.states.base_text(change.path))
+        rel = change.path
+        # a file the log never showed, that no applied edit touched: `before` is only the edit's fragment
+        fragment = not self.known(rel) and not any(a.path == rel for a in self.states.history)
+        if not fragment:
+            self.b.learn_base(rel, self.states.base_text(rel))
         return self.b.propose_edit(
-            change.path, change.before, change.after, tool, status, reason, call_id, on_main_line, subagent
+            rel,
+            change.before,
+            change.after,
+            tool,
+            status,
+            reason,
+            call_id,
+            on_main_line,
+            subagent,
+            record_base=not fragment,
         )
 
     def propose_fragment(
-        self, rel: str, old: str, new: str, tool: str, status: str, reason: str | None, call_id: str | None,
+        self,
+        rel: str,
+        old: str,
+        new: str,
+        tool: str,
+        status: str,
+        reason: str | None,
+        call_id: str | None,
         subagent: str | None = None,
     ) -> Edit | None:
         """A negative edit whose place in the file cannot be found: its own fragment, `old` -> `new`."""
@@ -203,8 +233,16 @@ class FileBook:
             return None
         cur = self.b.files.get(rel)
         return self.b.propose_edit(
-            rel, cur, cur, tool, status, reason, call_id, subagent=subagent,
-            diff=unified_diff(rel, old or None, new), record_base=rel in self.b.files,
+            rel,
+            cur,
+            cur,
+            tool,
+            status,
+            reason,
+            call_id,
+            subagent=subagent,
+            diff=unified_diff(rel, old or None, new),
+            record_base=rel in self.b.files,
         )
 
     def undo_last(self, rel: str, reason: str) -> bool:

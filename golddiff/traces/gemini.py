@@ -56,7 +56,12 @@ FORMAT = "gemini_cli"
 EDIT_TOOLS = frozenset({"write_file", "replace", "edit", "smart_edit"})
 _CWD_NOTE = re.compile(r"\[current working directory (.+?)\]")
 _CANCELLED = "[Operation Cancelled] Reason:"
-_SCAFFOLD = ("<session_context>", "<hook_context>", "Here is the user's editor context", "System: Please continue.")
+_SCAFFOLD = (
+    "<session_context>",
+    "<hook_context>",
+    "Here is the user's editor context",
+    "System: Please continue.",
+)
 _TRUNCATED = ("IMPORTANT: The file content has been truncated", "<tool_output_masked>")
 _MESSAGE_TYPES = frozenset({"user", "gemini", "info", "error", "warning"})
 _DONE = frozenset({"success", "error", "cancelled"})
@@ -75,7 +80,9 @@ def sniff(path: Path, head: str) -> bool:
     if not s.startswith("{"):
         return False
     top = s[:2000]
-    return bool(re.search(r'^\s*"sessionId"\s*:', top, re.M)) and bool(re.search(r'^\s*"projectHash"\s*:', top, re.M))
+    return bool(re.search(r'^\s*"sessionId"\s*:', top, re.M)) and bool(
+        re.search(r'^\s*"projectHash"\s*:', top, re.M)
+    )
 
 
 def is_attached(path: Path) -> bool:
@@ -121,10 +128,14 @@ def _load(path: Path, report: IngestReport) -> _Chat | None:
     try:
         data = json.loads(text)
     except ValueError as e:
-        report.skip(str(path), None, f"not JSON ({str(e)[:80]}); expected a Gemini CLI chat object", "bad_json")
+        report.skip(
+            str(path), None, f"not JSON ({str(e)[:80]}); expected a Gemini CLI chat object", "bad_json"
+        )
         return None
     if not isinstance(data, dict):
-        report.skip(str(path), None, "expected a chat object {sessionId, projectHash, messages}", "bad_record")
+        report.skip(
+            str(path), None, "expected a chat object {sessionId, projectHash, messages}", "bad_record"
+        )
         return None
     msgs = data.get("messages") if isinstance(data.get("messages"), list) else []
     report.counts["records"] += 1 + len(msgs)
@@ -187,7 +198,9 @@ def _text(content: object) -> str:
     if isinstance(content, dict):
         content = [content]
     if isinstance(content, list):
-        return "".join(str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return "".join(
+            str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     return ""
 
 
@@ -205,7 +218,11 @@ def _result_text(result: object) -> tuple[str, bool]:
     for p in parts:
         if not isinstance(p, dict):
             continue
-        resp = p.get("functionResponse", {}).get("response") if isinstance(p.get("functionResponse"), dict) else None
+        resp = (
+            p.get("functionResponse", {}).get("response")
+            if isinstance(p.get("functionResponse"), dict)
+            else None
+        )
         if isinstance(resp, dict):
             if "error" in resp:
                 out.append(str(resp["error"]))
@@ -279,7 +296,9 @@ class _Session:
         if in_rewound:
             self.words.verdict("rewind", text="the user rewound the conversation to an earlier message")
         if self.chat.rewrites:
-            self.b.note(f"the model's history was re-synced {self.chat.rewrites} time(s) (compression)", "meta")
+            self.b.note(
+                f"the model's history was re-synced {self.chat.rewrites} time(s) (compression)", "meta"
+            )
         self.book.finish()
         if self.shell_writes:
             self.b.warn(
@@ -304,9 +323,9 @@ class _Session:
                 else:
                     self.report.skip(self.log, item.where, "a tool call that is not an object")
         elif t == "info":
-            if _text(m.get("content")).strip() == "Request cancelled." and not self.words.has_verdict("interrupt"):
-                if not (self.words.has_verdict("cancel") or self.words.has_verdict("reject")):
-                    self.words.verdict("interrupt")
+            stopped = _text(m.get("content")).strip() == "Request cancelled."
+            if stopped and not any(self.words.has_verdict(k) for k in ("interrupt", "cancel", "reject")):
+                self.words.verdict("interrupt")
             self.report.counts["gemini/notices"] += 1
         elif t in ("error", "warning"):
             self.b.note(_text(m.get("content"))[:500], "meta")
@@ -356,17 +375,25 @@ class _Session:
             return
         self.book.learn(rel, text)
 
-    def _edit(self, item: _Item, call: dict, name: str, args: dict, status: str, text: str, sub: str | None) -> None:
+    def _edit(
+        self, item: _Item, call: dict, name: str, args: dict, status: str, text: str, sub: str | None
+    ) -> None:
         shown = call.get("resultDisplay") if isinstance(call.get("resultDisplay"), dict) else {}
         full = shown.get("filePath") if isinstance(shown.get("filePath"), str) else None
         where = item.where if isinstance(item.where, int) else None
         given = args.get("file_path") or args.get("absolute_path")
         if not isinstance(given, str) and full is None:
-            self.report.skip(self.log, item.where, f"{name} call {call.get('id')} has no file_path; edit left out", "bad_tool_input")
+            self.report.skip(
+                self.log,
+                item.where,
+                f"{name} call {call.get('id')} has no file_path; edit left out",
+                "bad_tool_input",
+            )
             return
         if self.root is None:
             self.report.warn_once(
-                "gemini_no_root", f"{self.log}: the project root is not logged and no tool named it; paths kept as given"
+                "gemini_no_root",
+                f"{self.log}: the project root is not logged and no tool named it; paths kept as given",
             )
         rel = self.b.rel(full or self._abs(str(given)), where)
         if rel is None:
@@ -375,17 +402,33 @@ class _Session:
         if status == "success":
             self._applied(item, rel, name, args, shown, call_id, sub)
         elif status == "cancelled":
-            reason = text.split(_CANCELLED, 1)[1].strip() if _CANCELLED in text else (text.strip() or "cancelled")
+            reason = (
+                text.split(_CANCELLED, 1)[1].strip() if _CANCELLED in text else (text.strip() or "cancelled")
+            )
             kind = "cancel" if "cancelled the operation" in reason.lower() else "reject"
-            edits = self._refused(rel, name, args, call_id, "rejected", f"the user {kind}ed it: {reason}", sub)
+            edits = self._refused(
+                rel, name, args, call_id, "rejected", f"the user {kind}ed it: {reason}", sub
+            )
             if not item.abandoned:
                 self.words.verdict(kind, call_id, edits)
         elif status == "error":
-            self._refused(rel, name, args, call_id, "failed", text.strip()[:300] or "the tool reported an error", sub)
+            self._refused(
+                rel, name, args, call_id, "failed", text.strip()[:300] or "the tool reported an error", sub
+            )
         else:
-            self._refused(rel, name, args, call_id, "failed", f"no result was logged (status {status or 'missing'})", sub)
+            self._refused(
+                rel,
+                name,
+                args,
+                call_id,
+                "failed",
+                f"no result was logged (status {status or 'missing'})",
+                sub,
+            )
 
-    def _applied(self, item: _Item, rel: str, name: str, args: dict, shown: dict, call_id: str, sub: str | None) -> None:
+    def _applied(
+        self, item: _Item, rel: str, name: str, args: dict, shown: dict, call_id: str, sub: str | None
+    ) -> None:
         after = shown.get("newContent")
         if isinstance(after, str):
             before = shown.get("originalContent")
@@ -401,7 +444,9 @@ class _Session:
         try:
             change = self._replay(rel, name, args, "scratch" if item.abandoned else "apply")
         except PatchError as e:
-            self.report.skip(self.log, item.where, f"{name} of {rel}: {e}; the edit is left out", "edit_not_placed")
+            self.report.skip(
+                self.log, item.where, f"{name} of {rel}: {e}; the edit is left out", "edit_not_placed"
+            )
             return
         if item.abandoned:
             why = "abandoned: the user rewound the conversation to before this edit"
@@ -419,7 +464,9 @@ class _Session:
             return self.book.write(rel, new, absent=True, mode=mode)
         many = args.get("allow_multiple") is True
         count = args.get("expected_replacements")
-        return self.book.replace(rel, old, new, None if many else (count if isinstance(count, int) else 1), mode)
+        return self.book.replace(
+            rel, old, new, None if many else (count if isinstance(count, int) else 1), mode
+        )
 
     def _refused(
         self, rel: str, name: str, args: dict, call_id: str, status: str, reason: str, sub: str | None

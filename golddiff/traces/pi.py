@@ -110,7 +110,9 @@ def _load(path: Path, report: IngestReport) -> tuple[dict | None, list[tuple[int
             entries.append((lineno, rec))
     report.counts["records"] += len(entries) + (header is not None)
     if header is None:
-        report.skip(str(path), 1, "no session header; expected a first line {type: 'session', id, cwd}", "no_header")
+        report.skip(
+            str(path), 1, "no session header; expected a first line {type: 'session', id, cwd}", "no_header"
+        )
         return None, []
     if not isinstance(header.get("version"), int) or header["version"] < 2:
         prev = None
@@ -154,7 +156,9 @@ def _text(content: object) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(c.get("text")) for c in content if isinstance(c, dict) and c.get("type") == "text" and c.get("text")
+            str(c.get("text"))
+            for c in content
+            if isinstance(c, dict) and c.get("type") == "text" and c.get("text")
         )
     return ""
 
@@ -163,7 +167,12 @@ class _Session:
     """One pi session file read into a SessionBuilder, entry by entry in file order."""
 
     def __init__(
-        self, path: Path, header: dict, entries: list[tuple[int, dict]], report: IngestReport, opts: ReadOptions
+        self,
+        path: Path,
+        header: dict,
+        entries: list[tuple[int, dict]],
+        report: IngestReport,
+        opts: ReadOptions,
     ):
         self.path, self.log, self.entries, self.report, self.opts = path, str(path), entries, report, opts
         cwd = header.get("cwd") if isinstance(header.get("cwd"), str) and header.get("cwd") else None
@@ -200,7 +209,9 @@ class _Session:
         """The user went back to an earlier entry (/tree) and continued from there."""
         self._unanswered()
         where = "on the final branch" if rec.get("id") in self.main else "on a branch later left too"
-        self.words.verdict("rewind", text=f"the user went back to an earlier point of the conversation ({where})")
+        self.words.verdict(
+            "rewind", text=f"the user went back to an earlier point of the conversation ({where})"
+        )
         self.report.counts["pi/branches"] += 1
 
     # ---------------------------------------------------------------------------------- entries
@@ -300,18 +311,20 @@ class _Session:
             elif _BLOCKED.search(text[:300]) and not text.lstrip().startswith(_TOOL_ERRORS):
                 said = text.strip() if text.strip() and not text.startswith(_DEFAULT_BLOCK) else None
                 edits = self._refused(name, args, call_id, "rejected", said or "blocked before it ran")
-                fb = self.words.verdict("reject", call_id, edits)
-                if said:
-                    self.b.explain(said, fb)
+                self.words.verdict("reject_with_reason" if said else "reject", call_id, edits, text=said)
             else:
-                self._refused(name, args, call_id, "failed", text.strip()[:300] or "the tool reported an error")
+                self._refused(
+                    name, args, call_id, "failed", text.strip()[:300] or "the tool reported an error"
+                )
 
     def _read(self, args: dict, msg: dict, text: str) -> None:
         rel = self._quiet_rel(args.get("path"))
         if rel is None or args.get("offset") not in (None, 0, 1) or args.get("limit") is not None:
             return
         content = msg.get("content")
-        if isinstance(content, list) and any(isinstance(c, dict) and c.get("type") == "image" for c in content):
+        if isinstance(content, list) and any(
+            isinstance(c, dict) and c.get("type") == "image" for c in content
+        ):
             return
         if _READ_NOTICE.search(text) or text.startswith("[Line "):
             return
@@ -366,7 +379,9 @@ class _Session:
 
     def _rel(self, path: object, lineno: int) -> str | None:
         if not isinstance(path, str) or not path:
-            self.report.skip(self.log, lineno, "an edit without a path; the edit is left out", "bad_tool_input")
+            self.report.skip(
+                self.log, lineno, "an edit without a path; the edit is left out", "bad_tool_input"
+            )
             return None
         return self.b.rel(tool_path(path.removeprefix("@"), None, self.b.cwd or ""), lineno)
 

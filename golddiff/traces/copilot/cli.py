@@ -33,7 +33,7 @@ from pathlib import Path
 
 from golddiff.episodes import Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
-from golddiff.traces.codex_records import quiet_rel, tool_path
+from golddiff.traces.codex_records import json_args, quiet_rel, tool_path
 from golddiff.traces.copilot.edits import EditRunner, ops_of
 from golddiff.traces.file_book import FileBook, shell_may_write
 from golddiff.traces.user_words import UserWords
@@ -41,7 +41,12 @@ from golddiff.traces.user_words import UserWords
 FORMAT = "copilot_cli"
 
 _IGNORED_PREFIXES = ("session.", "assistant.turn_", "hook.", "model.", "system.", "skill.", "subagent.")
-_IGNORED_PREFIXES += ("external_tool.", "permission.requested", "tool.execution_partial", "tool.user_requested")
+_IGNORED_PREFIXES += (
+    "external_tool.",
+    "permission.requested",
+    "tool.execution_partial",
+    "tool.user_requested",
+)
 _DENIED = re.compile(r"(denied|rejected|declined) (by|this|the)|user (denied|rejected|declined)", re.I)
 _CD = re.compile(r"^\s*cd\s+(\"[^\"]+\"|'[^']+'|\S+)\s*(&&|;)")
 _HUNK_HEADER = re.compile(r"^@@ -1,(\d+) \+1,(\d+) @@$")
@@ -112,7 +117,13 @@ class _Reader:
             self.shell_writes += shell_may_write(str(args.get("command") or ""))
 
     def result(
-        self, call_id: str, ok: bool, text: str, diff: str | None, where: int | str | None, denied: bool = False
+        self,
+        call_id: str,
+        ok: bool,
+        text: str,
+        diff: str | None,
+        where: int | str | None,
+        denied: bool = False,
     ) -> None:
         """A tool call's outcome: `diff` is what Copilot logged for it (an edit's diff, a viewed file)."""
         self.b.tool_result(call_id, text, not ok, self.opts.max_output_chars)
@@ -132,7 +143,9 @@ class _Reader:
             if words:
                 self.b.explain(words, fb)
         else:
-            self.runner.refused(name, ops, call_id, "failed", text.strip()[:300] or "the tool reported an error", sub)
+            self.runner.refused(
+                name, ops, call_id, "failed", text.strip()[:300] or "the tool reported an error", sub
+            )
 
     def interrupted(self) -> None:
         """The user stopped the agent: calls still waiting for a result are rejected."""
@@ -141,7 +154,9 @@ class _Reader:
             del self.pending[call_id]
             ops = ops_of(name, args)
             if ops:
-                edits += self.runner.refused(name, ops, call_id, "rejected", "the user stopped the agent first", sub)
+                edits += self.runner.refused(
+                    name, ops, call_id, "rejected", "the user stopped the agent first", sub
+                )
         if not self.words.has_verdict("interrupt"):
             self.words.verdict("interrupt", edits=edits)
 
@@ -150,7 +165,11 @@ class _Reader:
             ops = ops_of(name, args)
             if ops:
                 status = "rejected" if call_id in self.denied else "failed"
-                why = "the user denied it" if call_id in self.denied else "no result was logged (the session ended first)"
+                why = (
+                    "the user denied it"
+                    if call_id in self.denied
+                    else "no result was logged (the session ended first)"
+                )
                 self.runner.refused(name, ops, call_id, status, why, sub)
         self.book.finish()
         if self.shell_writes:
@@ -213,12 +232,18 @@ class _Events(_Reader):
             try:
                 rec = json.loads(line)
             except ValueError as e:
-                self.report.skip(self.log, lineno, f"not JSON ({str(e)[:80]}); expected one Copilot event per line")
+                self.report.skip(
+                    self.log, lineno, f"not JSON ({str(e)[:80]}); expected one Copilot event per line"
+                )
                 continue
             if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
-                self.report.skip(self.log, lineno, "an event without a type; expected {type, data, id, timestamp}")
+                self.report.skip(
+                    self.log, lineno, "an event without a type; expected {type, data, id, timestamp}"
+                )
                 continue
-            self._event(lineno, rec["type"], rec.get("data") if isinstance(rec.get("data"), dict) else {}, rec)
+            self._event(
+                lineno, rec["type"], rec.get("data") if isinstance(rec.get("data"), dict) else {}, rec
+            )
         return self.finish()
 
     def _event(self, lineno: int, t: str, data: dict, rec: dict) -> None:
@@ -260,7 +285,9 @@ class _Events(_Reader):
         elif t == "abort":
             self.interrupted()
         elif t == "session.compaction_complete":
-            self.b.note(str(data.get("summaryContent") or "the conversation was compacted"), "compact_summary")
+            self.b.note(
+                str(data.get("summaryContent") or "the conversation was compacted"), "compact_summary"
+            )
         elif t.startswith(_IGNORED_PREFIXES) or t in ("tool.execution_progress", "permission.completed"):
             self.report.counts["copilot/ignored_events"] += 1
         else:
@@ -280,9 +307,15 @@ class _Events(_Reader):
         result = data.get("result") if isinstance(data.get("result"), dict) else {}
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
         ok = data.get("success") is True
-        text = str(result.get("content") or "") if ok else str(error.get("message") or result.get("content") or "")
+        text = (
+            str(result.get("content") or "")
+            if ok
+            else str(error.get("message") or result.get("content") or "")
+        )
         diff = result.get("detailedContent") if isinstance(result.get("detailedContent"), str) else None
-        denied = str(error.get("code") or "").lower() in ("rejected", "denied") or data.get("status") == "denied"
+        denied = (
+            str(error.get("code") or "").lower() in ("rejected", "denied") or data.get("status") == "denied"
+        )
         self.result(call_id, ok, text, diff, lineno, denied)
 
 
@@ -327,7 +360,9 @@ class _Legacy(_Reader):
                 kind = str(res.get("type") or "")
                 log = str(res.get("log") or "")
                 denied = kind in ("rejected", "denied", "cancelled")
-                self.result(call_id, kind == "success", log, log if kind == "success" else None, where, denied)
+                self.result(
+                    call_id, kind == "success", log, log if kind == "success" else None, where, denied
+                )
         elif t in ("info", "warning", "error"):
             self.report.counts["copilot/notices"] += 1
         else:
@@ -341,15 +376,20 @@ class _Legacy(_Reader):
         elif role == "assistant":
             self.b.assistant_text(text)
             for tc in msg.get("tool_calls") or []:
-                fn = tc.get("function") if isinstance(tc, dict) and isinstance(tc.get("function"), dict) else {}
-                args = fn.get("arguments")
-                try:
-                    args = json.loads(args) if isinstance(args, str) else args
-                except ValueError:
-                    pass
-                self.call(str(tc.get("id")), str(fn.get("name") or "?"), args)
+                fn = (
+                    tc.get("function")
+                    if isinstance(tc, dict) and isinstance(tc.get("function"), dict)
+                    else {}
+                )
+                self.call(str(tc.get("id")), str(fn.get("name") or "?"), json_args(fn.get("arguments")))
         elif role == "tool":
-            self.result(str(msg.get("tool_call_id")), not text.lower().startswith(("error", "failed")), text, None, where)
+            self.result(
+                str(msg.get("tool_call_id")),
+                not text.lower().startswith(("error", "failed")),
+                text,
+                None,
+                where,
+            )
 
 
 def _legacy_cwd(data: dict) -> str | None:
@@ -371,4 +411,3 @@ def _legacy_cwd(data: dict) -> str | None:
         return None
     common = os.path.commonpath(paths)
     return common if common != "/" else None
-

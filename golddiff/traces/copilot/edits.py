@@ -35,7 +35,9 @@ MULTI_REPLACE_TOOLS = frozenset({"multi_replace_string_in_file", "copilot_multiR
 CREATE_TOOLS = frozenset({"create", "create_file", "copilot_createFile"})
 PATCH_TOOLS = frozenset({"apply_patch", "copilot_applyPatch"})
 SKETCH_TOOLS = frozenset({"insert_edit_into_file", "copilot_insertEdit", "edit_file", "copilot_editFile"})
-EDIT_TOOLS = REPLACE_TOOLS | MULTI_REPLACE_TOOLS | CREATE_TOOLS | PATCH_TOOLS | SKETCH_TOOLS | {"str_replace_editor"}
+EDIT_TOOLS = (
+    REPLACE_TOOLS | MULTI_REPLACE_TOOLS | CREATE_TOOLS | PATCH_TOOLS | SKETCH_TOOLS | {"str_replace_editor"}
+)
 
 
 @dataclass
@@ -75,7 +77,14 @@ def ops_of(name: str, args: object) -> list[Op] | None:
             return [Op("replace", path, _s(args.get("old_str")) or "", _s(args.get("new_str")) or "")]
         if cmd == "insert":
             line = args.get("insert_line")
-            return [Op("insert", path, new=_s(args.get("new_str")) or "", line=line if isinstance(line, int) else 0)]
+            return [
+                Op(
+                    "insert",
+                    path,
+                    new=_s(args.get("new_str")) or "",
+                    line=line if isinstance(line, int) else 0,
+                )
+            ]
         if cmd == "undo_edit":
             return [Op("undo", path)]
         return None  # view
@@ -88,7 +97,12 @@ def ops_of(name: str, args: object) -> list[Op] | None:
     if name in MULTI_REPLACE_TOOLS:
         reps = args.get("replacements")
         return [
-            Op("replace", _s(r.get("filePath")) or "", _s(r.get("oldString")) or "", _s(r.get("newString")) or "")
+            Op(
+                "replace",
+                _s(r.get("filePath")) or "",
+                _s(r.get("oldString")) or "",
+                _s(r.get("newString")) or "",
+            )
             for r in (reps if isinstance(reps, list) else [])
             if isinstance(r, dict)
         ]
@@ -108,18 +122,35 @@ def _inserted(text: str, line: int, new: str) -> str:
 class EditRunner:
     """Replays edit ops on a FileBook and records them as applied or negative edits (module doc)."""
 
-    def __init__(self, book: FileBook, rel: Callable[[str, int | str | None], str | None], report: IngestReport, log: str):
+    def __init__(
+        self,
+        book: FileBook,
+        rel: Callable[[str, int | str | None], str | None],
+        report: IngestReport,
+        log: str,
+    ):
         self.book, self.rel, self.report, self.log = book, rel, report, log
 
     def applied(
-        self, tool: str, ops: list[Op], call_id: str, diff: str | None, where: int | str | None, subagent: str | None = None
+        self,
+        tool: str,
+        ops: list[Op],
+        call_id: str,
+        diff: str | None,
+        where: int | str | None,
+        subagent: str | None = None,
     ) -> list[Edit]:
         out = []
         for op in ops:
             rel = self.rel(op.path, where) if op.path else None
             if rel is None:
                 if not op.path:
-                    self.report.skip(self.log, where, f"{tool} call {call_id} names no file; edit left out", "bad_tool_input")
+                    self.report.skip(
+                        self.log,
+                        where,
+                        f"{tool} call {call_id} names no file; edit left out",
+                        "bad_tool_input",
+                    )
                 continue
             if op.kind == "undo":
                 self.book.undo_last(rel, "undone by the agent (undo_edit)")
@@ -130,7 +161,9 @@ class EditRunner:
                     if edit is not None:
                         out.append(edit)
             except PatchError as e:
-                self.report.skip(self.log, where, f"{tool} of {rel}: {e}; the edit is left out", "edit_not_placed")
+                self.report.skip(
+                    self.log, where, f"{tool} of {rel}: {e}; the edit is left out", "edit_not_placed"
+                )
         return out
 
     def refused(
@@ -144,7 +177,9 @@ class EditRunner:
             try:
                 changes = self._changes(op, rel, None, "scratch")
             except PatchError:
-                edit = self.book.propose_fragment(rel, op.old, op.new, tool, status, reason, call_id, subagent)
+                edit = self.book.propose_fragment(
+                    rel, op.old, op.new, tool, status, reason, call_id, subagent
+                )
                 out += [edit] if edit is not None else []
                 continue
             for change in changes:
@@ -170,7 +205,9 @@ class EditRunner:
                     if not diff:
                         raise
             elif op.kind == "insert":
-                return [book.write(rel, _inserted(book.text(rel) or "", op.line, op.new), absent=False, mode=mode)]
+                return [
+                    book.write(rel, _inserted(book.text(rel) or "", op.line, op.new), absent=False, mode=mode)
+                ]
         hunks = parse_hunks(diff) if diff else []
         if hunks:
             return [book.hunks(rel, hunks, mode)]

@@ -34,12 +34,13 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from golddiff.episodes import Edit, Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
+from golddiff.traces.codex_records import json_args
 from golddiff.traces.copilot.edits import EDIT_TOOLS, EditRunner, ops_of
 from golddiff.traces.file_book import FileBook, shell_may_write
 from golddiff.traces.user_words import UserWords
@@ -71,7 +72,9 @@ def sniff(path: Path, head: str) -> bool:
         return bool(re.search(r'"(requests|responderUsername|sessionId)"\s*:', s))
     if not s.startswith("{"):
         return False
-    return bool(re.search(r'"requests"\s*:\s*\[', s)) and bool(re.search(r'"(requester|responder)Username"\s*:', s))
+    return bool(re.search(r'"requests"\s*:\s*\[', s)) and bool(
+        re.search(r'"(requester|responder)Username"\s*:', s)
+    )
 
 
 def is_attached(path: Path) -> bool:
@@ -97,7 +100,9 @@ def load(path: Path, report: IngestReport) -> dict | None:
         try:
             data = json.loads(text)
         except ValueError as e:
-            report.skip(str(path), None, f"not JSON ({str(e)[:80]}); expected a Copilot Chat session", "bad_json")
+            report.skip(
+                str(path), None, f"not JSON ({str(e)[:80]}); expected a Copilot Chat session", "bad_json"
+            )
             return None
         report.counts["records"] += 1
         return data if isinstance(data, dict) else None
@@ -122,7 +127,9 @@ def load(path: Path, report: IngestReport) -> dict | None:
             else:
                 report.unknown(str(path), lineno, f"mutation/{kind}")
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-            report.skip(str(path), lineno, f"a mutation that cannot be applied ({type(e).__name__}: {str(e)[:80]})")
+            report.skip(
+                str(path), lineno, f"a mutation that cannot be applied ({type(e).__name__}: {str(e)[:80]})"
+            )
     return state if isinstance(state, dict) else None
 
 
@@ -198,30 +205,30 @@ def _apply_text_edits(text: str, batches: list) -> str:
     previous one left it."""
     for batch in batches:
         edits = [e for e in (batch if isinstance(batch, list) else [batch]) if isinstance(e, dict)]
-        lines = text.split("\n")
         offsets = [0]
-        for ln in lines:
+        for ln in text.split("\n"):
             offsets.append(offsets[-1] + len(ln) + 1)
-
-        def at(line: int, col: int) -> int:
-            line = max(1, min(line, len(lines)))
-            return min(offsets[line - 1] + col - 1, len(text))
-
         spans = []
         for e in edits:
             r = e.get("range") or {}
-            start = at(int(r.get("startLineNumber", 1)), int(r.get("startColumn", 1)))
-            end = at(int(r.get("endLineNumber", 1)), int(r.get("endColumn", 1)))
+            start = _offset(offsets, len(text), r.get("startLineNumber"), r.get("startColumn"))
+            end = _offset(offsets, len(text), r.get("endLineNumber"), r.get("endColumn"))
             spans.append((start, end, str(e.get("text") or "")))
         for start, end, new in sorted(spans, reverse=True):
             text = text[:start] + new + text[end:]
     return text
 
 
+def _offset(offsets: list[int], size: int, line: object, col: object) -> int:
+    """The character offset of a 1-based (line, column) position, clamped to the text."""
+    line = max(1, min(line if isinstance(line, int) else 1, len(offsets) - 1))
+    return min(offsets[line - 1] + (col if isinstance(col, int) else 1) - 1, size)
+
+
 def _iso(ms: object) -> str | None:
     if not isinstance(ms, (int, float)):
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def workspace_folder(path: Path, data: dict) -> str | None:
@@ -245,7 +252,28 @@ def workspace_folder(path: Path, data: dict) -> str | None:
         m = _WORKSPACE.search(_result_text(meta.get("renderedGlobalContext") or ""))
         if m:
             return _fs_path(m[1].strip())
+    edited = [os.path.dirname(p) for p in _edited_paths(data) if p.startswith("/") or p[1:3] == ":/"]
+    if edited:  # nothing names the workspace: the deepest folder holding every file edited
+        common = os.path.commonpath(edited)
+        return common if common not in ("", "/") else None
     return None
+
+
+def _edited_paths(data: dict) -> list[str]:
+    out = []
+    for req in data.get("requests") or []:
+        if not isinstance(req, dict):
+            continue
+        for part in req.get("response") or []:
+            if isinstance(part, dict) and part.get("kind") == "textEditGroup":
+                out.append(_fs_path(part.get("uri")))
+        meta = (req.get("result") or {}).get("metadata") or {} if isinstance(req.get("result"), dict) else {}
+        for rnd in meta.get("toolCallRounds") or []:
+            for call in rnd.get("toolCalls") or [] if isinstance(rnd, dict) else []:
+                args = json_args(call.get("arguments")) if isinstance(call, dict) else None
+                for op in ops_of(str(call.get("name")), args) or []:
+                    out.append(_fs_path(op.path))
+    return [p for p in out if p]
 
 
 # ------------------------------------------------------------------------------------ session
@@ -259,7 +287,12 @@ class _Session:
             sid = path.stem
         version = data.get("version")
         self.b = SessionBuilder(
-            FORMAT, self.log, sid, report, version=f"v{version}" if version else None, cwd=workspace_folder(path, data)
+            FORMAT,
+            self.log,
+            sid,
+            report,
+            version=f"v{version}" if version else None,
+            cwd=workspace_folder(path, data),
         )
         self.book, self.words = FileBook(self.b), UserWords(self.b)
         self.runner = EditRunner(self.book, self._rel, report, self.log)
@@ -289,12 +322,18 @@ class _Session:
         text = msg.get("text") if isinstance(msg.get("text"), str) else _result_text(msg.get("parts"))
         if text.strip():
             self.words.user(text, _iso(req.get("timestamp")))
-        invocations = self._response(where, req.get("response") if isinstance(req.get("response"), list) else [])
-        meta = ((req.get("result") or {}).get("metadata") or {}) if isinstance(req.get("result"), dict) else {}
+        invocations = self._response(
+            where, req.get("response") if isinstance(req.get("response"), list) else []
+        )
+        meta = (
+            ((req.get("result") or {}).get("metadata") or {}) if isinstance(req.get("result"), dict) else {}
+        )
         edits = self._tool_rounds(where, meta, invocations)
         if edits is None:  # no edit tool calls: the edit groups are the record of the edits
             edits = self._edit_groups(where, req.get("response") or [])
-        state = (req.get("modelState") or {}).get("value") if isinstance(req.get("modelState"), dict) else None
+        state = (
+            (req.get("modelState") or {}).get("value") if isinstance(req.get("modelState"), dict) else None
+        )
         if req.get("isCanceled") is True or state == 2:
             self.words.verdict("cancel", edits=edits)
             self.cancelled.update(e.edit_id for e in edits)
@@ -336,11 +375,7 @@ class _Session:
                 if not isinstance(call, dict):
                     continue
                 call_id, name = str(call.get("id")), str(call.get("name") or "?")
-                args = call.get("arguments")
-                try:
-                    args = json.loads(args) if isinstance(args, str) else args
-                except ValueError:
-                    pass
+                args = json_args(call.get("arguments"))
                 self.b.tool_call(call_id, name, args if isinstance(args, (dict, list, str)) else None)
                 out = _result_text(results.get(call_id)) if call_id in results else None
                 if out is not None:
@@ -356,7 +391,9 @@ class _Session:
                 edits += self._outcome(where, name, ops, call_id, out, inv)
         return edits if made_edits else None
 
-    def _outcome(self, where: str, name: str, ops: list, call_id: str, out: str | None, inv: dict) -> list[Edit]:
+    def _outcome(
+        self, where: str, name: str, ops: list, call_id: str, out: str | None, inv: dict
+    ) -> list[Edit]:
         confirmed = inv.get("isConfirmed")
         declined = confirmed is False or (isinstance(confirmed, dict) and confirmed.get("type") == 0)
         if declined or (out is not None and _DECLINED.search(out[:300])):
@@ -387,11 +424,16 @@ class _Session:
             seen = rel in self.book.states.current or rel in self.book.states.reads
             if not self.book.known(rel) and (seen or not _starts_empty(batches)):
                 self.report.skip(
-                    self.log, where, f"edits of {rel} on content the log never showed; left out", "unknown_base"
+                    self.log,
+                    where,
+                    f"edits of {rel} on content the log never showed; left out",
+                    "unknown_base",
                 )
                 continue
             before = self.book.text(rel) if seen else None
-            change = self.book.write(rel, _apply_text_edits(before or "", batches), absent=None if before is None else False)
+            change = self.book.write(
+                rel, _apply_text_edits(before or "", batches), absent=None if before is None else False
+            )
             edit = self.book.apply(change, "textEditGroup", None)
             edits += [edit] if edit is not None else []
         return edits
@@ -439,7 +481,14 @@ class _Session:
 
 
 def _starts_empty(batches: list) -> bool:
-    """Whether the first edit inserts at the very start of the file (how a new file's content arrives)."""
+    """Whether the first edit only inserts at the very start of the file (how a new file's content arrives)."""
     first = batches[0][0] if isinstance(batches[0], list) and batches[0] else batches[0]
     r = first.get("range") if isinstance(first, dict) else None
-    return isinstance(r, dict) and r.get("startLineNumber") == 1 and r.get("startColumn") == 1
+    if not isinstance(r, dict):
+        return False
+    return (r.get("startLineNumber"), r.get("startColumn"), r.get("endLineNumber"), r.get("endColumn")) == (
+        1,
+        1,
+        1,
+        1,
+    )
