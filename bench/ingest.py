@@ -243,6 +243,7 @@ def measure(out: Path, mb: int, seed: int, fmt: str) -> dict:
         "parse_peak_rss_mb": round(rss_parse, 1),
         "episodes": summary["episodes"],
         "edits": summary["edits"],
+        "edits_per_s": round(summary["edits"] / t_ingest, 1),  # formats differ in bytes per edit
         "skipped_records": summary["skipped_records"],
     }
 
@@ -269,16 +270,17 @@ def main() -> None:
         )
         print(f"golddiff ingest {result['ingest_mb_s']:8.1f} MB/s   peak {result['peak_rss_mb']:6.0f} MB")
         print(f"ratio           {result['ratio_vs_parse']:8.3f}  (aim >= 0.25; peak memory aim < 500 MB)")
+        print(f"edits           {result['edits_per_s']:8.1f} per second ({result['edits']} edits)")
         print(json.dumps(result if args.format == "claude_code" else {"format": args.format, **result}))
         return
     results = {fmt: measure(out, args.mb, args.seed, fmt) for fmt in ("claude_code", *FORMATS)}
     print(
-        f"{'format':16s} {'MB':>7s} {'parse MB/s':>11s} {'ingest MB/s':>12s} {'ratio':>7s} {'peak MB':>8s} {'episodes':>9s} {'edits':>7s} {'skipped':>8s}"
+        f"{'format':16s} {'MB':>7s} {'parse MB/s':>11s} {'ingest MB/s':>12s} {'ratio':>7s} {'peak MB':>8s} {'episodes':>9s} {'edits':>7s} {'edits/s':>8s} {'skipped':>8s}"
     )
     for fmt, r in results.items():
         print(
             f"{fmt:16s} {r['corpus_mb']:7.1f} {r['parse_mb_s']:11.1f} {r['ingest_mb_s']:12.1f} "
-            f"{r['ratio_vs_parse']:7.3f} {r['peak_rss_mb']:8.0f} {r['episodes']:9d} {r['edits']:7d} {r['skipped_records']:8d}"
+            f"{r['ratio_vs_parse']:7.3f} {r['peak_rss_mb']:8.0f} {r['episodes']:9d} {r['edits']:7d} {r['edits_per_s']:8.1f} {r['skipped_records']:8d}"
         )
     print("(aim: ratio >= 0.25, peak memory < 500 MB)")
     print(json.dumps({"formats": results}))
