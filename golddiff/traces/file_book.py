@@ -13,6 +13,7 @@ states where each base file came from: "logged" (read whole, created, or logged 
     book.learn("a.py", text)                                    # a whole-file read
     change = book.replace("a.py", "x = 1\\n", "x = 2\\n")       # or book.hunks(...), book.write(...)
     book.apply(change, "edit", call_id)                         # or book.propose(change, ..., "rejected")
+    book.shell("sed -i s/a/b/ a.py")                            # counted: may write files
     book.finish()                                               # bases, current state, confidence
 
 Pure Python, CPU only; used by `golddiff.traces.gemini`, `golddiff.traces.pi` and `golddiff.traces.copilot`.
@@ -84,7 +85,7 @@ def _close(h: Hunk, trailing: int, context: int) -> Hunk:
     return h
 
 
-def shell_may_write(command: str) -> bool:
+def _shell_may_write(command: str) -> bool:
     """A rough guess that a shell command changes files (the log cannot show how)."""
     return may_write_files(ShellCommand(None, command, None))
 
@@ -95,6 +96,11 @@ class FileBook:
     def __init__(self, builder: SessionBuilder):
         self.b = builder
         self.states = FileStates(None)
+        self.shell_writes = 0  # shell commands that may have changed files (the log cannot show how)
+
+    def shell(self, command: str) -> None:
+        """A shell command the agent or the user ran: counted if it may have written files."""
+        self.shell_writes += _shell_may_write(command)
 
     # ------------------------------------------------------------------------------ knowledge
 
@@ -275,6 +281,11 @@ class FileBook:
             self.b.warn(
                 f"base content of {len(rebuilt)} file(s) rebuilt from the lines the edits showed "
                 "(the log never showed them whole): " + ", ".join(rebuilt[:10])
+            )
+        if self.shell_writes:
+            self.b.warn(
+                f"{self.shell_writes} shell command(s) may have changed files outside the edit tools; "
+                "such changes are not in the gold diff"
             )
 
 

@@ -48,7 +48,7 @@ from golddiff.diffs.core import PatchError
 from golddiff.episodes import Edit, Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import quiet_rel, tool_path
-from golddiff.traces.file_book import FileBook, shell_may_write
+from golddiff.traces.file_book import FileBook
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "gemini_cli"
@@ -284,7 +284,6 @@ class _Session:
         self.subagent = sid if meta.get("kind") == "subagent" else None
         self.b = SessionBuilder(FORMAT, self.log, sid, report, version=None, cwd=self.root)
         self.book, self.words = FileBook(self.b), UserWords(self.b)
-        self.shell_writes = 0
 
     def episodes(self) -> list[Episode]:
         in_rewound = False
@@ -300,11 +299,6 @@ class _Session:
                 f"the model's history was re-synced {self.chat.rewrites} time(s) (compression)", "meta"
             )
         self.book.finish()
-        if self.shell_writes:
-            self.b.warn(
-                f"{self.shell_writes} shell command(s) may have changed files outside write_file/replace; "
-                "such changes are not in the gold diff"
-            )
         return self.b.finish()
 
     def _message(self, item: _Item) -> None:
@@ -363,7 +357,7 @@ class _Session:
         if name in EDIT_TOOLS:
             self._edit(item, call, name, args, status, text, sub)
         elif name == "run_shell_command":
-            self.shell_writes += shell_may_write(str(args.get("command") or ""))
+            self.book.shell(str(args.get("command") or ""))
         elif name == "read_file" and status == "success" and not item.abandoned:
             self._read(args, text)
 

@@ -45,7 +45,7 @@ from golddiff.diffs.core import PatchError
 from golddiff.episodes import Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import quiet_rel, tool_path
-from golddiff.traces.file_book import FileBook, Hunk, parse_hunks, shell_may_write
+from golddiff.traces.file_book import FileBook, Hunk, parse_hunks
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "pi"
@@ -183,7 +183,6 @@ class _Session:
         self.main = _main_path(entries)
         self.inherited = _inherited(header, report)
         self.calls: dict[str, tuple[str, dict]] = {}  # pending tool calls: id -> (name, arguments)
-        self.shell_writes = 0
 
     def episodes(self) -> list[Episode]:
         prev: str | None = None
@@ -198,11 +197,6 @@ class _Session:
             prev = rec.get("id") if isinstance(rec.get("id"), str) else prev
         self._unanswered(status="failed", reason="no result was logged (the session ended first)")
         self.book.finish()
-        if self.shell_writes:
-            self.b.warn(
-                f"{self.shell_writes} shell command(s) may have changed files outside edit/write; "
-                "such changes are not in the gold diff"
-            )
         return self.b.finish()
 
     def _branched(self, rec: dict) -> None:
@@ -248,7 +242,7 @@ class _Session:
         elif role == "bashExecution":
             cmd = str(msg.get("command") or "")
             self.b.note(f"$ {cmd}\n{str(msg.get('output') or '')[:2000]}", "command")
-            self.shell_writes += shell_may_write(cmd)
+            self.book.shell(cmd)
         elif role in ("custom", "hookMessage", "branchSummary", "compactionSummary"):
             self.b.note(_text(msg.get("content")) or str(msg.get("summary") or ""), "meta")
         else:
@@ -300,7 +294,7 @@ class _Session:
         if name == "read" and not is_error:
             self._read(args, msg, text)
         elif name == "bash":
-            self.shell_writes += shell_may_write(str(args.get("command") or ""))
+            self.book.shell(str(args.get("command") or ""))
         elif name in _EDIT_TOOLS:
             if not is_error:
                 self._applied(lineno, name, args, msg, call_id)

@@ -35,7 +35,7 @@ from golddiff.episodes import Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import json_args, quiet_rel, tool_path
 from golddiff.traces.copilot.edits import EditRunner, ops_of
-from golddiff.traces.file_book import FileBook, shell_may_write
+from golddiff.traces.file_book import FileBook
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "copilot_cli"
@@ -107,14 +107,13 @@ class _Reader:
         self.pending: dict[str, tuple[str, object, str | None]] = {}  # call id -> (name, args, subagent)
         self.denied: dict[str, str | None] = {}  # call id -> the user's words, if any
         self.seen_calls: set[str] = set()
-        self.shell_writes = 0
 
     def call(self, call_id: str, name: str, args: object, subagent: str | None = None) -> None:
         self.b.tool_call(call_id, name, args if isinstance(args, (dict, list, str)) else None)
         self.pending[call_id] = (name, args, subagent)
         self.seen_calls.add(call_id)
         if name in _SHELLS and isinstance(args, dict):
-            self.shell_writes += shell_may_write(str(args.get("command") or ""))
+            self.book.shell(str(args.get("command") or ""))
 
     def result(
         self,
@@ -172,11 +171,6 @@ class _Reader:
                 )
                 self.runner.refused(name, ops, call_id, status, why, sub)
         self.book.finish()
-        if self.shell_writes:
-            self.b.warn(
-                f"{self.shell_writes} shell command(s) may have changed files outside the edit tools; "
-                "such changes are not in the gold diff"
-            )
         return self.b.finish()
 
     def _viewed(self, args: object, diff: str) -> None:

@@ -42,7 +42,7 @@ from golddiff.episodes import Edit, Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import json_args
 from golddiff.traces.copilot.edits import EDIT_TOOLS, EditRunner, ops_of
-from golddiff.traces.file_book import FileBook, shell_may_write
+from golddiff.traces.file_book import FileBook
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "copilot_vscode"
@@ -298,7 +298,6 @@ class _Session:
         self.runner = EditRunner(self.book, self._rel, report, self.log)
         self.open: dict[str, list[Edit]] = {}  # file -> applied edits the user has not kept or undone yet
         self.cancelled: set[str] = set()  # edit ids of cancelled requests, rejected unless kept
-        self.shell_writes = 0
 
     def read(self, requests: list) -> list[Episode]:
         for i, req in enumerate(requests):
@@ -310,11 +309,6 @@ class _Session:
             self._request(f"requests[{i}]", req)
         self._decisions([])
         self.book.finish()
-        if self.shell_writes:
-            self.b.warn(
-                f"{self.shell_writes} terminal command(s) may have changed files outside the edit tools; "
-                "such changes are not in the gold diff"
-            )
         return self.b.finish()
 
     def _request(self, where: str, req: dict) -> None:
@@ -381,7 +375,7 @@ class _Session:
                 if out is not None:
                     self.b.tool_result(call_id, out, bool(_FAILED.match(out)), self.opts.max_output_chars)
                 if name in _SHELL_TOOLS and isinstance(args, dict):
-                    self.shell_writes += shell_may_write(str(args.get("command") or ""))
+                    self.book.shell(str(args.get("command") or ""))
                 ops = ops_of(name, args)
                 if ops is None:
                     continue
