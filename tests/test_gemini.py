@@ -186,6 +186,10 @@ def test_detection_from_content(tmp_path: Path):
     chat = _session()
     for path in (chat.write_jsonl(tmp_path / "a.jsonl"), chat.write_json(tmp_path / "b.json")):
         assert detect(path, read_head(path)) == "gemini_cli"
+    chat.user("x" * 40_000)  # one compact line longer than the 16 KB head
+    compact = tmp_path / "d.json"
+    compact.write_text(json.dumps(json.loads(chat.write_json(tmp_path / "e.json").read_text())))
+    assert detect(compact, read_head(compact)) == "gemini_cli"
     other = tmp_path / "c.json"
     other.write_text(json.dumps({"sessionId": "x", "timeline": []}))
     assert not gemini.sniff(other, other.read_text())

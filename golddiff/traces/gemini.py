@@ -49,6 +49,7 @@ from golddiff.episodes import Edit, Episode
 from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import quiet_rel, tool_path
 from golddiff.traces.file_book import FileBook
+from golddiff.traces.json_log import first_record, whole_object
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "gemini_cli"
@@ -69,19 +70,12 @@ _DONE = frozenset({"success", "error", "cancelled"})
 
 def sniff(path: Path, head: str) -> bool:
     """A Gemini CLI chat: an object (or a first line) with `sessionId` and `projectHash` at its top."""
-    s = head.lstrip()
-    first = s.split("\n", 1)[0]
-    try:
-        rec = json.loads(first)
-        if isinstance(rec, dict):
-            return isinstance(rec.get("sessionId"), str) and isinstance(rec.get("projectHash"), str)
-    except ValueError:
-        pass
-    if not s.startswith("{"):
-        return False
-    top = s[:2000]
-    return bool(re.search(r'^\s*"sessionId"\s*:', top, re.M)) and bool(
-        re.search(r'^\s*"projectHash"\s*:', top, re.M)
+    rec = first_record(head)
+    if rec is not None:
+        return isinstance(rec.get("sessionId"), str) and isinstance(rec.get("projectHash"), str)
+    top = head.lstrip()[:2000]  # one object, pretty-printed or longer than the head
+    return top.startswith("{") and all(
+        re.search(rf'"{k}"\s*:\s*"', top) for k in ("sessionId", "projectHash")
     )
 
 
@@ -118,24 +112,11 @@ class _Chat:
 
 def _load(path: Path, report: IngestReport) -> _Chat | None:
     text = path.read_text(encoding="utf-8", errors="replace")
-    first = text.lstrip().split("\n", 1)[0]
-    try:
-        one = json.loads(first)
-    except ValueError:
-        one = None
-    if isinstance(one, dict) and "messages" not in one and "\n" in text.strip():
+    one = first_record(text)
+    if one is not None and "messages" not in one and "\n" in text.strip():
         return _load_jsonl(path, text, report)
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        report.skip(
-            str(path), None, f"not JSON ({str(e)[:80]}); expected a Gemini CLI chat object", "bad_json"
-        )
-        return None
-    if not isinstance(data, dict):
-        report.skip(
-            str(path), None, "expected a chat object {sessionId, projectHash, messages}", "bad_record"
-        )
+    data = whole_object(path, text, report, "a Gemini CLI chat object {sessionId, projectHash, messages}")
+    if data is None:
         return None
     msgs = data.get("messages") if isinstance(data.get("messages"), list) else []
     report.counts["records"] += 1 + len(msgs)

@@ -36,6 +36,7 @@ from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import json_args, quiet_rel, tool_path
 from golddiff.traces.copilot.edits import EditRunner, ops_of
 from golddiff.traces.file_book import FileBook
+from golddiff.traces.json_log import first_record, whole_object
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "copilot_cli"
@@ -55,13 +56,10 @@ _SHELLS = frozenset({"bash", "powershell", "shell", "run_in_terminal"})
 
 def sniff(path: Path, head: str) -> bool:
     """A Copilot CLI session: events whose first is `session.start`, or the legacy timeline object."""
+    rec = first_record(head)
+    if rec is not None and rec.get("type") == "session.start" and isinstance(rec.get("data"), dict):
+        return True
     s = head.lstrip()
-    try:
-        rec = json.loads(s.split("\n", 1)[0])
-        if isinstance(rec, dict) and rec.get("type") == "session.start" and isinstance(rec.get("data"), dict):
-            return True
-    except ValueError:
-        pass
     if not s.startswith("{"):
         return False
     top = s[:4000]
@@ -74,23 +72,13 @@ def is_attached(path: Path) -> bool:
 
 def read(path: Path, report: IngestReport, opts: ReadOptions) -> Iterator[Episode]:
     text = path.read_text(encoding="utf-8", errors="replace")
-    first = text.lstrip().split("\n", 1)[0]
-    try:
-        head = json.loads(first)
-    except ValueError:
-        head = None
-    if isinstance(head, dict) and head.get("type") == "session.start":
+    head = first_record(text)
+    if head is not None and head.get("type") == "session.start":
         yield from _Events(path, report, opts).read(text)
         return
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        report.skip(str(path), None, f"not JSON ({str(e)[:80]}); expected a Copilot CLI session", "bad_json")
-        return
-    if not isinstance(data, dict):
-        report.skip(str(path), None, "expected a session object {sessionId, timeline}", "bad_record")
-        return
-    yield from _Legacy(path, data, report, opts).read()
+    data = whole_object(path, text, report, "a Copilot CLI session (events.jsonl, or {sessionId, timeline})")
+    if data is not None:
+        yield from _Legacy(path, data, report, opts).read()
 
 
 # ------------------------------------------------------------------------------------- shared

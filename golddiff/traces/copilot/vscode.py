@@ -43,6 +43,7 @@ from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
 from golddiff.traces.codex_records import json_args
 from golddiff.traces.copilot.edits import EDIT_TOOLS, EditRunner, ops_of
 from golddiff.traces.file_book import FileBook
+from golddiff.traces.json_log import whole_object
 from golddiff.traces.user_words import UserWords
 
 FORMAT = "copilot_vscode"
@@ -97,15 +98,9 @@ def load(path: Path, report: IngestReport) -> dict | None:
     """The session object: the JSON file, or the mutation log replayed line by line."""
     text = path.read_text(encoding="utf-8", errors="replace")
     if not re.match(r'\s*\{\s*"kind"\s*:\s*0', text):
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            report.skip(
-                str(path), None, f"not JSON ({str(e)[:80]}); expected a Copilot Chat session", "bad_json"
-            )
-            return None
-        report.counts["records"] += 1
-        return data if isinstance(data, dict) else None
+        data = whole_object(path, text, report, "a Copilot Chat session {requests, ...}")
+        report.counts["records"] += data is not None
+        return data
     state: dict | None = None
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
