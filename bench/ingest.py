@@ -1,16 +1,20 @@
-"""Ingest throughput and memory on a generated corpus of realistic Claude Code logs.
+"""Ingest throughput and memory on a generated corpus of realistic agent logs, format by format.
 
-Generates (once, cached under bench/out/) a corpus of Claude Code 2.0-style session logs: real code from
-Python's standard library as file contents, Read results with the whole file, Edit/Write calls with
-`toolUseResult` (`originalFile`, `structuredPatch`), Bash output, rejections, interrupts, queued messages.
-Then, each in its own process, side by side on the same bytes:
-  baseline  read every line and `json.loads` it (the floor for any JSONL reader);
+Generates (once, cached under bench/out/) a corpus of session logs of one format: by default Claude Code
+2.0-style logs (real code from Python's standard library as file contents, Read results with the whole
+file, Edit/Write calls with `toolUseResult` (`originalFile`, `structuredPatch`), Bash output, rejections,
+interrupts, queued messages); with `--format`, Gemini CLI, Copilot CLI, VS Code Copilot Chat or pi
+sessions doing the same work as each agent logs it (bench/agent_corpus.py). Then, each in its own
+process, side by side on the same bytes:
+  baseline  `json.loads` every line of each .jsonl and every .json whole (the floor for any reader);
   golddiff  `golddiff ingest CORPUS -o episodes.jsonl` (detect, read, rebuild, label, scrub, write).
 Reports MB/s for both, their ratio (aim: >= 0.25) and golddiff's peak RSS (aim: < 500 MB).
 
-    .venv/bin/python bench/ingest.py            # >= 200 MB corpus
-    .venv/bin/python bench/ingest.py --mb 20    # a quick run
-Last line: one JSON object.
+    .venv/bin/python bench/ingest.py                          # Claude Code, >= 200 MB corpus
+    .venv/bin/python bench/ingest.py --mb 20                  # a quick run
+    .venv/bin/python bench/ingest.py --format gemini_cli      # one format (its own corpus)
+    .venv/bin/python bench/ingest.py --format all --mb 20     # every format, one table
+Last line: one JSON object (with --format all: one entry per format under "formats").
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import sysconfig
 import time
 import uuid
 from pathlib import Path
+
+from agent_corpus import FORMATS
+from agent_corpus import write_session as write_agent_session
 
 from golddiff.traces.claude_code.patch import structured_patch
 
@@ -157,8 +164,9 @@ def write_session(rng: random.Random, files: list[tuple[str, str]], out: Path) -
     return out.stat().st_size
 
 
-def make_corpus(root: Path, mb: int, seed: int = 0) -> Path:
-    corpus = root / f"corpus_{mb}mb_s{seed}"
+def make_corpus(root: Path, mb: int, seed: int = 0, fmt: str = "claude_code") -> Path:
+    name = f"corpus_{mb}mb_s{seed}" if fmt == "claude_code" else f"corpus_{fmt}_{mb}mb_s{seed}"
+    corpus = root / name
     marker = corpus / ".complete"
     if marker.exists():
         return corpus
@@ -167,9 +175,13 @@ def make_corpus(root: Path, mb: int, seed: int = 0) -> Path:
     total, i = 0, 0
     t0 = time.time()
     while total < mb * 1_000_000:
-        proj = corpus / f"-home-dev-project{i % 40}"
-        proj.mkdir(exist_ok=True)
-        total += write_session(rng, stdlib_files(rng, rng.randint(2, 5)), proj / f"session-{i:05d}.jsonl")
+        files = stdlib_files(rng, rng.randint(2, 5))
+        if fmt == "claude_code":
+            proj = corpus / f"-home-dev-project{i % 40}"
+            proj.mkdir(exist_ok=True)
+            total += write_session(rng, files, proj / f"session-{i:05d}.jsonl")
+        else:
+            total += write_agent_session(fmt, rng, files, corpus, i)
         i += 1
         if i % 50 == 0:
             print(
@@ -190,6 +202,10 @@ for root, _, files in os.walk(sys.argv[1]):
                 for line in f:
                     json.loads(line)
                     n += 1
+        elif name.endswith(".json"):
+            with open(os.path.join(root, name), encoding="utf-8") as f:
+                json.load(f)
+                n += 1
 print(n)
 """
 
@@ -206,14 +222,10 @@ def timed(cmd: list[str]) -> tuple[float, float, str, float]:
     return dt, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mb", type=int, default=200, help="corpus size in MB (default 200)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    out = HERE / "out"
-    corpus = make_corpus(out, args.mb, args.seed)
-    size_mb = sum(p.stat().st_size for p in corpus.rglob("*.jsonl")) / 1e6
+def measure(out: Path, mb: int, seed: int, fmt: str) -> dict:
+    """Parse-only and golddiff ingest of one format's corpus, side by side."""
+    corpus = make_corpus(out, mb, seed, fmt)
+    size_mb = sum(p.stat().st_size for p in corpus.rglob("*.json*")) / 1e6
     episodes = out / "episodes.jsonl"
     episodes.unlink(missing_ok=True)
     t_parse, rss_parse, records, cpu_parse = timed([sys.executable, "-c", BASELINE, str(corpus)])
@@ -221,7 +233,7 @@ def main() -> None:
         [sys.executable, "-m", "golddiff.cli", "ingest", str(corpus), "-o", str(episodes), "-q", "--stats"]
     )
     summary = json.loads(stats.strip().splitlines()[-1])
-    result = {
+    return {
         "corpus_mb": round(size_mb, 1),
         "records": int(records),
         "parse_mb_s": round(size_mb / t_parse, 1),
@@ -234,17 +246,52 @@ def main() -> None:
         "load_avg": round(os.getloadavg()[0], 1),
         "episodes": summary["episodes"],
         "edits": summary["edits"],
+        "edits_per_s": round(summary["edits"] / t_ingest, 1),  # formats differ in bytes per edit
         "skipped_records": summary["skipped_records"],
     }
-    print(f"corpus          {size_mb:8.1f} MB, {int(records)} records, {summary['episodes']} episodes")
-    print(f"json parse only {result['parse_mb_s']:8.1f} MB/s   peak {rss_parse:6.0f} MB")
-    print(f"golddiff ingest {result['ingest_mb_s']:8.1f} MB/s   peak {rss_ingest:6.0f} MB")
-    print(f"ratio           {result['ratio_vs_parse']:8.3f}  (aim >= 0.25; peak memory aim < 500 MB)")
-    print(
-        f"CPU seconds     parse {cpu_parse:.1f}, ingest {cpu_ingest:.1f} (all its processes); "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall-clock ratios need a quiet machine)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mb", type=int, default=200, help="corpus size in MB (default 200)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--format",
+        default="claude_code",
+        choices=("claude_code", *FORMATS, "all"),
+        help="the format of the corpus (default claude_code; all: every format, one after another)",
     )
-    print(json.dumps(result))
+    args = ap.parse_args()
+    out = HERE / "out"
+    if args.format != "all":
+        result = measure(out, args.mb, args.seed, args.format)
+        print(
+            f"corpus          {result['corpus_mb']:8.1f} MB, {result['records']} records, {result['episodes']} episodes"
+        )
+        print(
+            f"json parse only {result['parse_mb_s']:8.1f} MB/s   peak {result['parse_peak_rss_mb']:6.0f} MB"
+        )
+        print(f"golddiff ingest {result['ingest_mb_s']:8.1f} MB/s   peak {result['peak_rss_mb']:6.0f} MB")
+        print(f"ratio           {result['ratio_vs_parse']:8.3f}  (aim >= 0.25; peak memory aim < 500 MB)")
+        print(f"edits           {result['edits_per_s']:8.1f} per second ({result['edits']} edits)")
+        print(
+            f"CPU seconds     parse {result['parse_cpu_s']:.1f}, ingest {result['ingest_cpu_s']:.1f} (all its "
+            f"processes); load average {result['load_avg']:.1f} on {os.cpu_count()} cores (wall-clock ratios "
+            "need a quiet machine)"
+        )
+        print(json.dumps(result if args.format == "claude_code" else {"format": args.format, **result}))
+        return
+    results = {fmt: measure(out, args.mb, args.seed, fmt) for fmt in ("claude_code", *FORMATS)}
+    print(
+        f"{'format':16s} {'MB':>7s} {'parse MB/s':>11s} {'ingest MB/s':>12s} {'ratio':>7s} {'peak MB':>8s} {'episodes':>9s} {'edits':>7s} {'edits/s':>8s} {'skipped':>8s}"
+    )
+    for fmt, r in results.items():
+        print(
+            f"{fmt:16s} {r['corpus_mb']:7.1f} {r['parse_mb_s']:11.1f} {r['ingest_mb_s']:12.1f} "
+            f"{r['ratio_vs_parse']:7.3f} {r['peak_rss_mb']:8.0f} {r['episodes']:9d} {r['edits']:7d} {r['edits_per_s']:8.1f} {r['skipped_records']:8d}"
+        )
+    print("(aim: ratio >= 0.25, peak memory < 500 MB)")
+    print(json.dumps({"formats": results}))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pytest
+from real_traces import real
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import Episode
@@ -19,7 +19,6 @@ from golddiff.traces.claude_code.text import classify_tool_result, split_wrapper
 from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude_code"
-REAL = Path(__file__).parents[2] / "shared/real_traces/claude_code_2.0.42_jssoundrecorder.jsonl"
 GREET = 'def greet(name):\n    return "hello " + name\n'
 HI = 'def greet(name):\n    return "hi " + name\n'
 
@@ -370,9 +369,7 @@ def test_tool_use_result_of_unexpected_shape_is_reported_and_the_input_reapplied
 
 
 def test_real_claude_code_2_0_42_session():
-    if not REAL.exists():
-        pytest.skip(f"{REAL} is not here")
-    ep, report = read_one(REAL)  # type: ignore[arg-type]
+    ep, report = read_one(real("claude_code_2.0.42_jssoundrecorder.jsonl"))  # type: ignore[arg-type]
     calls = {s.call.call_id: s.call for t in ep.turns for s in t.steps if s.call}
     assert Counter(c.name for c in calls.values() if c.name in ("Edit", "Write")) == {"Edit": 18, "Write": 5}
     # every edit that reached a file rebuilt, and each agrees with its structuredPatch

@@ -6,14 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
+from real_traces import real
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.traces import openhands
 from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openhands"
-REAL = Path(__file__).parents[2] / "shared/real_traces/openhands_basic_gui_mode.json"
 V1 = FIXTURES / "v1_conversation"
 
 
@@ -30,10 +29,10 @@ def _consistent(ep) -> bool:
     return apply_unified_diff(ep.repo.base_files, ep.final.diff) == {**ep.repo.base_files, **ep.final.files}
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="shared/real_traces not present")
 def test_real_export_run_and_edit_actions():
-    (ep,), report = _read(REAL)
-    events = json.loads(REAL.read_text())
+    log = real("openhands_basic_gui_mode.json")
+    (ep,), report = _read(log)
+    events = json.loads(log.read_text())
     assert ep.task.startswith("I want to create a VueJS app")
     calls = _calls(ep)
     assert [c.name for c in calls] == [

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from real_traces import real
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.traces import swe_agent
@@ -14,7 +15,6 @@ from golddiff.traces.session import IngestReport, ReadOptions
 from golddiff.traces.swe_agent import lines as swe_agent_lines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "swe_agent"
-PYDICOM = Path(__file__).parents[2] / "shared/real_traces/swe_agent_pydicom-1458.traj"
 
 
 def _read(path: Path) -> tuple[list, IngestReport]:
@@ -31,10 +31,10 @@ def _statuses(ep) -> list[tuple[str, str, str]]:
     return [(e.path, e.tool, e.status) for e in ep.edits]
 
 
-@pytest.mark.skipif(not PYDICOM.exists(), reason="shared/real_traces not present")
 def test_real_trajectory_superseded_edits_and_submission_gold():
-    (ep,), report = _read(PYDICOM)
-    submission = json.loads(PYDICOM.read_text())["info"]["submission"]
+    traj = real("swe_agent_pydicom-1458.traj")
+    (ep,), report = _read(traj)
+    submission = json.loads(traj.read_text())["info"]["submission"]
     assert ep.final.diff == submission and ep.final.source == "submission"
     assert ep.task.startswith("Pixel Representation attribute should be optional")
     calls = {s.call.call_id: s.call for t in ep.turns for s in t.steps if s.call}

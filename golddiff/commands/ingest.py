@@ -9,13 +9,21 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from golddiff.traces.detect import READERS
+    from golddiff.traces.locations import locations_help
+
     p.add_argument(
         "paths",
         nargs="*",
-        help="log files, folders (walked recursively) or globs; default: ~/.claude/projects ~/.codex/sessions",
+        help="log files, folders (walked recursively), globs or databases; default: where each agent keeps "
+        f"its logs ({locations_help()})",
     )
     p.add_argument("-o", "--out", default="episodes.jsonl", help="output JSONL; existing episodes are kept")
-    p.add_argument("--format", dest="fmt", help="force a format instead of detecting it from content")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        help=f"force a format instead of detecting it from content: {', '.join(READERS)}",
+    )
     p.add_argument("--repo", help="the git repository the sessions ran in: link episodes to their commits")
     p.add_argument("--git", metavar="REPO", help="also turn each commit of this repository into an episode")
     p.add_argument("--rev", help="with --git: a revision range, e.g. v1.0..main (default: all of HEAD)")
@@ -41,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from golddiff.jsonl import DiskFullError
     from golddiff.traces.detect import READERS
     from golddiff.traces.git.repo import GitError
-    from golddiff.traces.ingest import DEFAULT_PATHS, ingest
+    from golddiff.traces.ingest import ingest
+    from golddiff.traces.locations import default_paths, locations_help
     from golddiff.traces.session import IngestReport, ReadOptions
     from golddiff.traces.session.stats import stats_summary
 
@@ -51,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    paths = args.paths or ([] if args.git else list(DEFAULT_PATHS))
+    paths = args.paths or ([] if args.git else default_paths())
+    if not args.paths and not args.git and not paths:
+        print(
+            f"golddiff ingest: no agent logs where agents keep them ({locations_help()}); pass log files or "
+            "folders, or --git REPO; see `golddiff ingest --help`.",
+            file=sys.stderr,
+        )
+        return 1
     report = IngestReport(quiet=args.quiet)
     opts = ReadOptions(repo=args.repo, split_on_clear=not args.no_split_on_clear)
     try:
@@ -76,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if summary["episodes"] + summary["episodes_already_present"] == 0:
         print(
-            "golddiff ingest: no episodes found. Pass Claude Code / Codex / Aider / SWE-agent / OpenHands logs "
-            "(or --git REPO); see `golddiff ingest --help`.",
+            "golddiff ingest: no episodes found. Pass Claude Code / Codex / Aider / SWE-agent / OpenHands / "
+            "Gemini CLI / Copilot / pi logs (or --git REPO); see `golddiff ingest --help`.",
             file=sys.stderr,
         )
         return 1
@@ -124,8 +140,9 @@ def _print_table(summary: dict) -> None:
         "redactions",
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
+    for fmt, row in summary["per_format"].items():
+        table.add_row(f"  {fmt}", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in row.items()))
     for group in (
-        "by_format",
         "feedback",
         "rejections_unmapped",
         "negatives_by_confidence",

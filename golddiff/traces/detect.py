@@ -13,6 +13,10 @@ READERS: dict[str, str] = {
     "aider": "golddiff.traces.aider",
     "swe_agent": "golddiff.traces.swe_agent",
     "openhands": "golddiff.traces.openhands",
+    "gemini_cli": "golddiff.traces.gemini",
+    "copilot_cli": "golddiff.traces.copilot.cli",
+    "copilot_vscode": "golddiff.traces.copilot.vscode",
+    "pi": "golddiff.traces.pi",
 }
 
 HEAD_BYTES = 16_384

@@ -34,7 +34,6 @@ from golddiff.traces.scrub import Scrubber
 from golddiff.traces.session import IngestReport, ReadOptions
 from golddiff.traces.session.stats import episode_counts
 
-DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
 

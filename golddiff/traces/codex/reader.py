@@ -7,7 +7,7 @@ the patch text is parsed and applied here to follow every file, and each patch's
 output ("Success. Updated the following files", an error and exit code, "patch rejected by user",
 "aborted") or from the `patch_apply_end` event. Codex never logs file contents, so base files come from
 the git repository at the session's base commit when `ReadOptions.repo` holds it, else they are rebuilt
-from the patches (see `codex/files.py`) and the episode says so (`base_state_confidence`, and per
+from the patches (see `session/files.py`) and the episode says so (`base_state_confidence`, and per
 file `file_confidence`).
 
     from golddiff.traces import codex
@@ -28,42 +28,37 @@ from pathlib import Path
 from golddiff.diffs.apply_patch import PatchOp, parse_apply_patch
 from golddiff.diffs.core import PatchError
 from golddiff.episodes import Edit, Episode, Feedback, FeedbackKind
-from golddiff.traces.codex.files import (
-    Applied,
-    FileChange,
-    FileStates,
-    GitBase,
-    bare_op_diff,
-    deleted_content,
-    last_turn_start,
-)
+from golddiff.traces.codex.files import GitBase, deleted_content
 from golddiff.traces.codex.records import (
     IGNORED_EVENTS,
     IGNORED_ITEMS,
     SHELL_TOOLS,
     Echoes,
     Record,
-    ShellCommand,
     ToolOutput,
     content_text,
     environment_cwd,
     file_read,
     find_patch,
-    json_args,
-    may_write_files,
     patch_outcome,
-    quiet_rel,
     read_content,
     read_records,
     reasoning_texts,
-    shell_command,
     sniff_head,
     str_or_none,
     tool_output,
-    tool_path,
     user_text_kind,
 )
 from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
+from golddiff.traces.session.files import Applied, FileChange, FileStates, bare_op_diff, last_turn_start
+from golddiff.traces.session.tools import (
+    ShellCommand,
+    json_args,
+    may_write_files,
+    quiet_rel,
+    shell_command,
+    tool_path,
+)
 
 FORMAT = "codex"
 

@@ -8,14 +8,13 @@ Two layouts exist on disk (see /work/shared/FORMATS.md):
 
 Here: telling the layouts apart, message text, scaffolding (text Codex injects as a user message),
 tool outputs (`{output, metadata{exit_code}}` JSON, `Exit code: N ... Output:` text, content items),
-shell commands (the apply_patch they carry, whole-file reads, commands that may write files), and a
-patch's fate from its output. Pure functions; tested through tests/test_codex.py.
+shell commands (the apply_patch they carry, whole-file reads; what any agent's commands share is
+`session.tools`), and a patch's fate from its output. Pure functions; tested through tests/test_codex.py.
 """
 
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 import shlex
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from golddiff.traces.logs.jsonl import BadEncoding, loads, text_lines
 from golddiff.traces.session import IngestReport
+from golddiff.traces.session.tools import ShellCommand
 
 ENVELOPE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
 SHELL_TOOLS = frozenset({"shell", "container.exec", "shell_command", "exec_command", "local_shell", "exec"})
@@ -285,34 +285,6 @@ def looks_truncated(text: str) -> bool:
 # ------------------------------------------------------------------------------------ shell commands
 
 
-@dataclass
-class ShellCommand:
-    argv: list[str] | None  # the exec'd argv, when the tool takes one
-    script: str | None  # the shell script, when there is one (`bash -lc <script>`, `cmd`, `command`)
-    workdir: str | None
-
-
-SHELLS = frozenset({"bash", "sh", "zsh", "/bin/bash", "/bin/sh", "/bin/zsh", "/usr/bin/bash", "/usr/bin/zsh"})
-
-
-def shell_command(args: object) -> ShellCommand | None:
-    """The command of a shell-like call: `shell {command: [argv]}`, `shell_command {command: str}`,
-    `exec_command {cmd}`, a `local_shell_call` action `{command: [argv], working_directory}`."""
-    if isinstance(args, str):
-        return ShellCommand(None, args, None)
-    if not isinstance(args, dict):
-        return None
-    workdir = args.get("workdir") or args.get("working_directory")
-    workdir = workdir if isinstance(workdir, str) else None
-    cmd = args.get("command", args.get("cmd"))
-    if isinstance(cmd, str):
-        return ShellCommand(None, cmd, workdir)
-    if isinstance(cmd, list) and cmd and all(isinstance(a, str) for a in cmd):
-        script = cmd[-1] if len(cmd) >= 3 and cmd[0] in SHELLS and cmd[1] in ("-lc", "-c", "-l") else None
-        return ShellCommand(list(cmd), script, workdir)
-    return None
-
-
 _APPLY_PATCH_NAMES = ("apply_patch", "applypatch")
 _HEREDOC = re.compile(r"\b(?:apply_patch|applypatch)\s*<<-?\s*(['\"]?)(\w+)\1[^\n]*\n")
 _CD_PREFIX = re.compile(r"^\s*cd\s+(\"[^\"]+\"|'[^']+'|\S+)\s*&&")
@@ -383,18 +355,6 @@ def read_content(how: str, limit: int | None, text: str) -> str | None:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-_WRITES = re.compile(
-    r"(\bsed\s+-i|\bperl\s+-[a-z]*i|\btee\b|\brm\s|\bmv\s|\bcp\s|\bgit\s+(apply|checkout|restore|reset|stash)\b"
-    r"|\btouch\s|\bpatch\s|(?<![0-9&=<>-])>>?\s*(?!/dev/null|&)[\w./\"'-])"
-)
-
-
-def may_write_files(cmd: ShellCommand) -> bool:
-    """A rough guess that a command changes files without apply_patch (the log cannot show how)."""
-    script = cmd.script if cmd.script is not None else " ".join(cmd.argv or [])
-    return bool(_WRITES.search(script))
-
-
 # ------------------------------------------------------------------------------------ patch outcome
 
 FAILURE_MARKERS = ("failed to find", "invalid patch", "invalid hunk", "verification failed", "error:")
@@ -444,37 +404,4 @@ def str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def json_args(raw: object) -> object:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
 # ------------------------------------------------------------------------------------------- paths
-
-
-def quiet_rel(path: str, cwd: str | None) -> str | None:
-    """`path` relative to `cwd`, or None when it is outside (unreported: reads may look anywhere)."""
-    path = path.replace("\\", "/")
-    cwd = (cwd or "").replace("\\", "/").rstrip("/")
-    if path.startswith("/"):
-        if not cwd or not path.startswith(cwd + "/"):
-            return None
-        path = path[len(cwd) + 1 :]
-    norm = posixpath.normpath(path)
-    return None if norm in (".", "..") or norm.startswith("../") else norm
-
-
-def tool_path(path: str, workdir: str | None, cwd: str) -> str:
-    """`path` as a tool saw it: a relative path is under the call's `workdir`, itself under `cwd`."""
-    path = path.replace("\\", "/")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        return path
-    base = cwd
-    if workdir:
-        workdir = workdir.replace("\\", "/")
-        base = workdir if workdir.startswith("/") or not base else posixpath.join(base, workdir)
-    return posixpath.join(base, path) if base else path

@@ -6,7 +6,10 @@
 - `labels`: gold and negative edits of a closed episode (also used by the git linker); `stripped`:
   `StrippedLines`, the "is this line in that file" it asks without hashing every line;
 - `report`: `ReadOptions` (what every reader takes) and `IngestReport` (counters, problems with file and
-  line); `stats`: what `golddiff ingest --stats` counts of each written episode, and its summary.
+  line); `stats`: what `golddiff ingest --stats` counts of each written episode, and its summary;
+- for readers of logs that show files only in part: `files` (`FileStates`: a file whole, or segments
+  revealed by patches), `file_book` (`FileBook`: each edit turned into a change on them), `tools` (tool-
+  call arguments, paths, shell commands), `user_words` (a verdict waiting for the user's next words).
 
     from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 

@@ -17,13 +17,17 @@ from golddiff.traces.session.report import IngestReport
 
 def episode_counts(ep: dict, c: Counter) -> None:
     """Add what `--stats` counts of one written episode (a scrubbed episode dict) to `c`."""
+    tool = ep["source"]["tool"]
     c["episodes"] += 1
-    c[f"episodes/{ep['source']['tool']}"] += 1
+    c[f"episodes/{tool}"] += 1
     edits = ep.get("edits", [])
+    rejected = sum(e["status"] == "rejected" for e in edits)
     c["edits"] += len(edits)
+    c[f"edits/{tool}"] += len(edits)
     c["gold_edits"] += len(ep["labels"]["gold_edits"])
     c["negative_edits"] += len(ep["labels"]["negative_edits"])
-    c["rejected_edits"] += sum(e["status"] == "rejected" for e in edits)
+    c["rejected_edits"] += rejected
+    c[f"rejected_edits/{tool}"] += rejected
     c["failed_edits"] += sum(e["status"] == "failed" for e in edits)
     negative = set(ep["labels"]["negative_edits"])
     for e in edits:
@@ -79,6 +83,7 @@ def stats_summary(report: IngestReport) -> dict:
         "redactions": sum(report.redactions.values()),
         "redactions_by_kind": dict(sorted(report.redactions.items())),
         "by_format": _group(c, "files"),
+        "per_format": _per_format(c),
         "feedback": _group(c, "feedback"),
         "skipped": _group(c, "skipped"),
         "rejections_unmapped": _group(c, "rejections_unmapped"),
@@ -87,6 +92,13 @@ def stats_summary(report: IngestReport) -> dict:
         "link_coverage": _group(c, "link_coverage"),
         "episodes_split": c["episodes_split"],
     }
+
+
+def _per_format(c: Counter) -> dict[str, dict[str, int]]:
+    """Files, episodes, edits and rejected edits of each format read (a format's episodes name it)."""
+    fmts = sorted({k.split("/", 1)[1] for k in c if k.startswith(("files/", "episodes/"))})
+    keys = ("files", "episodes", "edits", "rejected_edits")
+    return {f: {k: c[f"{k}/{f}"] for k in keys} for f in fmts}
 
 
 def _group(c: Counter, prefix: str) -> dict[str, int]:
