@@ -14,10 +14,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "paths",
         nargs="*",
-        help="log files, folders (walked recursively) or globs; default: ~/.claude/projects ~/.codex/sessions",
+        help="log files, folders (walked recursively), globs or databases; default: every usual log "
+        "location that exists here (~/.claude/projects, ~/.codex/sessions, Cursor's state.vscdb, "
+        "~/.local/share/opencode, Cline's and Roo Code's task folders)",
     )
     p.add_argument("-o", "--out", default="episodes.jsonl", help="output JSONL; existing episodes are kept")
-    p.add_argument("--format", dest="fmt", help="force a format instead of detecting it from content")
+    from golddiff.traces.detect import READERS
+
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        metavar="FORMAT",
+        help=f"force a format instead of detecting it from content: {', '.join(READERS)}",
+    )
     p.add_argument("--repo", help="the git repository the sessions ran in: link episodes to their commits")
     p.add_argument("--git", metavar="REPO", help="also turn each commit of this repository into an episode")
     p.add_argument("--rev", help="with --git: a revision range, e.g. v1.0..main (default: all of HEAD)")
@@ -43,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from golddiff.traces.builder import IngestReport, ReadOptions
     from golddiff.traces.detect import READERS
     from golddiff.traces.gitrepo import GitError
-    from golddiff.traces.ingest import DEFAULT_PATHS, ingest, stats_summary
+    from golddiff.traces.ingest import default_paths, ingest, stats_summary
 
     if args.fmt and args.fmt not in READERS:
         print(
@@ -51,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    paths = args.paths or ([] if args.git else list(DEFAULT_PATHS))
+    paths = args.paths or ([] if args.git else default_paths())
     report = IngestReport(quiet=args.quiet)
     opts = ReadOptions(repo=args.repo, split_on_clear=not args.no_split_on_clear)
     try:
@@ -73,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if summary["episodes"] + summary["episodes_already_present"] == 0:
         print(
-            "golddiff ingest: no episodes found. Pass Claude Code / Codex / Aider / SWE-agent / OpenHands logs "
+            "golddiff ingest: no episodes found. Pass Claude Code / Codex / Aider / SWE-agent / OpenHands / "
+            "Cursor / OpenCode / Cline / Roo Code logs "
             "(or --git REPO); see `golddiff ingest --help`.",
             file=sys.stderr,
         )

@@ -24,17 +24,18 @@ from pathlib import Path
 
 from golddiff.episodes import Episode, existing_ids
 from golddiff.traces.builder import IngestReport, ReadOptions
-from golddiff.traces.detect import detect, read_head, reader
+from golddiff.traces.detect import detect, detect_binary, read_head, reader
+from golddiff.traces.locations import EDITOR_AGENT_PATHS
 from golddiff.traces.scrub import Scrubber
 
-DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
+DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions", *EDITOR_AGENT_PATHS)
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
 
 def expand_paths(paths: Iterable[str], report: IngestReport) -> Iterator[tuple[Path, bool]]:
     """(file, given_explicitly) for each file a path, folder (walked recursively) or glob names."""
     for raw in paths:
-        p = os.path.expanduser(raw)
+        p = os.path.expanduser(os.path.expandvars(raw))
         matches = sorted(glob.glob(p, recursive=True)) if glob.has_magic(p) else [p]
         if not matches:
             report.skip(raw, None, "no file matches this path or glob; check the spelling", "missing_path")
@@ -49,6 +50,11 @@ def expand_paths(paths: Iterable[str], report: IngestReport) -> Iterator[tuple[P
                 yield path, True
             elif not glob.has_magic(p):
                 report.skip(raw, None, "no such file or folder", "missing_path")
+
+
+def default_paths() -> list[str]:
+    """The entries of DEFAULT_PATHS that exist on this machine (each agent's usual log location)."""
+    return [raw for raw in DEFAULT_PATHS if glob.glob(os.path.expanduser(os.path.expandvars(raw)))]
 
 
 def _episode_counts(ep: dict, c: Counter) -> None:
@@ -224,18 +230,26 @@ def _ingest_file(
     except OSError as e:
         report.skip(str(path), None, f"cannot be read ({e.strerror}); check its permissions", "unreadable")
         return
-    if head is None:
-        if explicit:
+    if head is None:  # binary: a SQLite database some reader knows (Cursor, OpenCode 2.x), or not a log
+        try:
+            found = detect_binary(path)
+        except OSError as e:
             report.skip(
-                str(path), None, "a binary file, not a session log; pass a log file or folder", "binary"
+                str(path), None, f"cannot be read ({e.strerror}); check its permissions", "unreadable"
             )
-        else:
-            report.counts["files_not_logs"] += 1
-        return
-    if not head.strip():
+            return
+        if found is None or (fmt is not None and fmt != found):
+            if explicit:
+                what = "a binary file, not a session log (nor a database golddiff reads); pass a log file or folder"
+                report.skip(str(path), None, what, "binary")
+            else:
+                report.counts["files_not_logs"] += 1
+            return
+    elif not head.strip():
         report.skip(str(path), None, "an empty file; nothing to ingest", "empty")
         return
-    found = fmt or detect(path, head)
+    else:
+        found = fmt or detect(path, head)
     if found is None:
         if explicit:
             report.skip(
