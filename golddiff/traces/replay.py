@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 
 from golddiff.diffs.apply_patch import PatchChunk, PatchOp, parse_apply_patch
 from golddiff.diffs.core import PatchError
+from golddiff.diffs.unified import unified_diff
 from golddiff.episodes import BaseConfidence, Edit
 from golddiff.traces.builder import SessionBuilder
 from golddiff.traces.codex_files import FileChange, FileState, FileStates
@@ -82,7 +83,8 @@ class EditReplay:
     ) -> Edit | None:
         """A whole new content for `rel` (None: the file deleted). `existed`: whether the log says the
         file was there before (None: it does not say)."""
-        if content is not None and rel not in self.files.current and rel not in self.files.reads:
+        unseen = rel not in self.files.current and rel not in self.files.reads
+        if status == "applied" and content is not None and unseen:
             if existed is None or existed:
                 self.guessed.add(rel)
                 self.files.reconstructed.add(rel)
@@ -195,6 +197,7 @@ class EditReplay:
         where: int | str | None = None,
     ) -> Edit | None:
         applied = status == "applied"
+        seen = rel in self.files.current or rel in self.files.reads
         try:
             changes = self.files.plan(
                 op, rel, op.move_to, "apply" if applied else "scratch", None if applied else {}
@@ -206,16 +209,28 @@ class EditReplay:
             else:
                 self.b.report.counts["edits_not_placed"] += 1
             return None
+        if not applied and not seen:  # a file only a refused edit touched: the log says nothing of it
+            for table in (self.files.base, self.files.current, self.files.origin):
+                table.pop(rel, None)
+            self.files.reconstructed.discard(rel)
+            self.guessed.discard(rel)
         edit = None
         for change in changes:
-            edit = self._commit(change, tool, call_id, status, reason)
+            edit = self._commit(change, tool, call_id, status, reason, known=applied or seen)
         return edit
 
     def _commit(
-        self, change: FileChange, tool: str, call_id: str | None, status: str, reason: str | None
+        self,
+        change: FileChange,
+        tool: str,
+        call_id: str | None,
+        status: str,
+        reason: str | None,
+        known: bool = True,
     ) -> Edit:
-        self.b.learn_base(change.path, self.files.base_text(change.path))
         if status != "applied":
+            if known:
+                self.b.learn_base(change.path, self.files.base_text(change.path))
             return self.b.propose_edit(
                 change.path,
                 change.before,
@@ -225,7 +240,10 @@ class EditReplay:
                 reason,
                 call_id,
                 subagent=self.subagent,
+                diff=unified_diff(change.path, change.before, change.after),
+                record_base=known,
             )
+        self.b.learn_base(change.path, self.files.base_text(change.path))
         # what the log revealed of the file on the way is not a change by anyone
         edit = self.b.apply_edit(
             change.path, change.before, change.after, tool, call_id, self.subagent, revealed=True

@@ -85,22 +85,21 @@ class Event:
 
 
 def parse_xml_params(body: str, name: str) -> dict:
-    """The `<param>value</param>` children of one XML tool call; long-text params end at their last tag."""
+    """The `<param>value</param>` children of one XML tool call, in order; long-text params (a file's
+    content, a diff) end at their last closing tag, so tags inside them stay in the value."""
     params: dict[str, str] = {}
     long = EDIT_TOOLS.get(name, ())
-    for m in re.finditer(r"<(\w+)>", body):
-        key = m[1]
-        if key in params:
-            continue
-        close = f"</{key}>"
+    pos = 0
+    while (m := re.compile(r"<(\w+)>").search(body, pos)) is not None:
+        key, close = m[1], f"</{m[1]}>"
         end = body.rfind(close) if key in long else body.find(close, m.end())
         if end < m.end():
+            pos = m.end()
             continue
         value = body[m.end() : end]
-        params[key] = value[1:] if value.startswith("\n") else value
-    for key in long:
-        if key in params and params[key].endswith("\n"):
-            params[key] = params[key][:-1]
+        value = value[1:] if value.startswith("\n") else value
+        params.setdefault(key, value[:-1] if key in long and value.endswith("\n") else value)
+        pos = end + len(close)
     return params
 
 

@@ -129,7 +129,13 @@ def _unique(base: list[str], line: str, start: int) -> int | None:
 
 
 def merge_lazy(before: str, content: str) -> str | None:
-    """The file after a lazy block (module doc), or None when a kept segment cannot be anchored."""
+    """The file after a lazy block (module doc), or None when it cannot be placed for certain.
+
+    Each kept segment replaces the lines of the file from its first line to its last one: a segment
+    after elided code must start on a line that occurs once in the rest of the file, one before elided
+    code must end on such a line; the block's own start and end stand for the file's. Lines between
+    are the change. A segment whose ends are changed lines (or repeated ones) is not placed.
+    """
     base = before.split("\n")
     trailing = before.endswith("\n")
     if trailing:
@@ -141,19 +147,14 @@ def merge_lazy(before: str, content: str) -> str | None:
             seg = seg[1:]
         while seg and not seg[-1].strip():
             seg = seg[:-1]
-        anchors = [
-            (k, at) for k, ln in enumerate(seg) if ln.strip() and (at := _unique(base, ln, p)) is not None
-        ]
-        if not anchors:
+        s = _unique(base, seg[0], p) if elided_before else p
+        if s is None:
             return None
-        (_, s), (_, e) = anchors[0], anchors[-1]
-        if e < s:
+        e = _unique(base, seg[-1], s) if elided_after else len(base) - 1
+        if e is None or e < s - 1:
             return None
-        # the segment replaces the file from its first anchored line to its last one; its other lines
-        # are new; the file's lines before it stay where code was elided, and go where it was not
-        out += base[p:s] if elided_before else []
-        out += seg
-        p = e + 1 if elided_after else len(base)
+        out += base[p:s] + seg
+        p = e + 1
     out += base[p:]
     text = "\n".join(out)
     return text + "\n" if trailing or not text.endswith("\n") else text

@@ -105,7 +105,7 @@ class ComposerWalk:
         self.answers = responses(c)
         self.last_rejections: list[tuple[Feedback, str]] = []
         self.lazy_left_out: list[str] = []
-        self.tool_blocks: set[str] = set()  # bubbles whose edits came as tool calls
+        self.new_files: set[str] = set()  # files the composer created (Cursor says so)
 
     def episodes(self) -> list[Episode]:
         self.report.counts["records"] += len(self.c.bubbles)
@@ -144,13 +144,19 @@ class ComposerWalk:
     # ------------------------------------------------------------------------------ bubbles
 
     def _original_states(self) -> None:
-        """`originalFileStates`: each file's content before the composer's first edit of it."""
+        """`originalFileStates`: each file's content before the composer's first edit of it, and the files
+        it created (`isNewlyCreated`, `newlyCreatedFiles`)."""
+        for item in self.c.data.get("newlyCreatedFiles") or []:
+            rel = self._rel(uri_path(item.get("uri")) if isinstance(item, dict) else uri_path(item))
+            if rel is not None:
+                self.new_files.add(rel)
         states = self.c.data.get("originalFileStates")
         for key, state in (states or {}).items() if isinstance(states, dict) else ():
             rel = self._rel(uri_path(key))
             if rel is None or not isinstance(state, dict):
                 continue
             if state.get("isNewlyCreated"):
+                self.new_files.add(rel)
                 continue
             if isinstance(state.get("content"), str):
                 self.replay.learn(rel, state["content"])
@@ -221,7 +227,8 @@ class ComposerWalk:
         elif r.exists(rel) is not None or rel in r.files.reads:
             edit = r.exact(rel, r.text(rel), content, "code_block", call_id, status=status, reason=reason)
         else:
-            edit = r.write(rel, content, "code_block", call_id, status=status, reason=reason)
+            existed = False if rel in self.new_files else None
+            edit = r.write(rel, content, "code_block", call_id, existed=existed, status=status, reason=reason)
         if edit is not None and explicit:
             fb = self.b.feedback("reject", None, call_id)
             self.last_rejections.append((fb, edit.edit_id))
@@ -283,7 +290,10 @@ class ComposerWalk:
                     rel, r.text(rel), content, call.name, call.call_id, status=status, reason=reason
                 )
             else:
-                edit = r.write(rel, content, call.name, call.call_id, status=status, reason=reason)
+                existed = False if rel in self.new_files or r.exists(rel) is False else None
+                edit = r.write(
+                    rel, content, call.name, call.call_id, existed=existed, status=status, reason=reason
+                )
         elif chunks := tools.result_chunks(call):
             placed = [PatchChunk(None, old, new) for old, new in chunks]
             edit = r.update(rel, placed, call.name, call.call_id, status=status, reason=reason)

@@ -37,7 +37,10 @@ FORMAT = "opencode"
 
 _EXPORT_HEAD = re.compile(r'^\s*\{\s*"info"\s*:\s*\{')
 _SESSION_ID = re.compile(r'"id"\s*:\s*"ses_')
-_RECORD = re.compile(r'^\s*\{\s*"id"\s*:\s*"(ses|msg|prt)_[0-9A-Za-z]+"')
+_ID = {
+    kind: re.compile(rf'"id"\s*:\s*"{prefix}_[0-9A-Za-z]+"')
+    for kind, prefix in (("session", "ses"), ("message", "msg"), ("part", "prt"))
+}
 
 
 def _storage_kind(path: Path) -> str | None:
@@ -57,10 +60,7 @@ def sniff(path: Path, head: str) -> bool:
     kind = _storage_kind(path)
     if kind == "session_diff":
         return head.lstrip().startswith("[")
-    m = _RECORD.match(head)
-    if m is None:
-        return False
-    return {"session": "ses", "message": "msg", "part": "prt"}.get(kind or "") == m[1]
+    return kind in _ID and head.lstrip().startswith("{") and _ID[kind].search(head[:4000]) is not None
 
 
 def sniff_database(path: Path) -> bool:

@@ -67,7 +67,9 @@ def from_export(path: Path, data: dict, report: IngestReport) -> Session:
             continue
         parts = [p for p in m.get("parts") or [] if isinstance(p, dict)]
         messages.append(Message(m["info"], parts, f"messages[{i}]"))
-    return Session(data["info"], messages, str(path), records=len(messages))
+    return Session(
+        data["info"], messages, str(path), records=len(messages) + sum(len(m.parts) for m in messages)
+    )
 
 
 # ------------------------------------------------------------------------------- storage folders

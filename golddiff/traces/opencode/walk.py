@@ -45,7 +45,7 @@ def read_output_content(output: str) -> str | None:
         return None
     lines, expect = [], 1
     for raw in output.split("\n"):
-        m = _READ_LINE.match(raw)
+        m = _READ_LINE.match(raw.removeprefix("<content>"))
         if m is None:
             continue
         if int(m[1]) != expect:
