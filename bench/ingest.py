@@ -10,6 +10,7 @@ Reports MB/s for both, their ratio (aim: >= 0.25) and golddiff's peak RSS (aim: 
 
     .venv/bin/python bench/ingest.py            # >= 200 MB corpus
     .venv/bin/python bench/ingest.py --mb 20    # a quick run
+    .venv/bin/python bench/ingest.py --format cursor --mb 20   # another format's corpus (bench/corpora_b.py)
 Last line: one JSON object.
 """
 
@@ -29,6 +30,9 @@ from pathlib import Path
 from golddiff.traces.claude_code_patch import structured_patch
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import corpora_b  # noqa: E402  (Cursor, OpenCode, Cline corpora)
+
 REJECT = (
     "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it was a file "
     "edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user to "
@@ -206,22 +210,39 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
     return dt, usage.ru_maxrss / 1024, out
 
 
+# format -> (corpus generator, baseline script, suffixes of the files that make its size, folder to ingest)
+FORMATS = {"claude_code": (make_corpus, BASELINE, (".jsonl",), "."), **corpora_b.FORMATS}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=int, default=200, help="corpus size in MB (default 200)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", choices=sorted(FORMATS), default="claude_code", help="which agent's logs")
     args = ap.parse_args()
     out = HERE / "out"
-    corpus = make_corpus(out, args.mb, args.seed)
-    size_mb = sum(p.stat().st_size for p in corpus.rglob("*.jsonl")) / 1e6
+    make, baseline, suffixes, inside = FORMATS[args.format]
+    corpus = make(out, args.mb, args.seed)
+    size_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.name.endswith(suffixes)) / 1e6
     episodes = out / "episodes.jsonl"
     episodes.unlink(missing_ok=True)
-    t_parse, rss_parse, records = timed([sys.executable, "-c", BASELINE, str(corpus)])
+    t_parse, rss_parse, records = timed([sys.executable, "-c", baseline, str(corpus)])
     t_ingest, rss_ingest, stats = timed(
-        [sys.executable, "-m", "golddiff.cli", "ingest", str(corpus), "-o", str(episodes), "-q", "--stats"]
+        [
+            sys.executable,
+            "-m",
+            "golddiff.cli",
+            "ingest",
+            str(corpus / inside),
+            "-o",
+            str(episodes),
+            "-q",
+            "--stats",
+        ]
     )
     summary = json.loads(stats.strip().splitlines()[-1])
     result = {
+        "format": args.format,
         "corpus_mb": round(size_mb, 1),
         "records": int(records),
         "parse_mb_s": round(size_mb / t_parse, 1),

@@ -43,12 +43,11 @@ def is_attached(path: Path) -> bool:
 
 
 def read(path: Path, report: IngestReport, opts: ReadOptions) -> Iterator[Episode]:
-    composers = load_composers(path, report)
-    if was_copied(path):
-        report.counts["cursor/databases_read_from_a_copy"] += 1
     carried: dict[str, str] = {}  # files earlier composers left whole, by workspace-relative path
-    for c in composers:
+    for c in load_composers(path, report):
         if not c.bubbles:
             report.counts["cursor/empty_composers"] += 1
             continue
         yield from ComposerWalk(c, str(path), report, opts, carried).episodes()
+    if was_copied(path):
+        report.counts["cursor/databases_read_from_a_copy"] += 1

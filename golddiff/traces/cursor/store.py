@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -33,6 +34,7 @@ from golddiff.traces.builder import IngestReport
 from golddiff.traces.sqlite_ro import read_all
 
 INLINE_KEY = "composer.composerData"
+COMPOSER_KEYS = "key >= 'composerData:' AND key < 'composerData;'"  # the keys composerData:*, by index
 
 
 @dataclass
@@ -89,7 +91,7 @@ def is_cursor_database(path: Path) -> bool:
     def probe(con: sqlite3.Connection) -> bool:
         names = _tables(con)
         if "cursorDiskKV" in names:
-            hit = con.execute("SELECT 1 FROM cursorDiskKV WHERE key LIKE 'composerData:%' LIMIT 1").fetchone()
+            hit = con.execute(f"SELECT 1 FROM cursorDiskKV WHERE {COMPOSER_KEYS} LIMIT 1").fetchone()
             if hit:
                 return True
         if "ItemTable" in names:
@@ -143,55 +145,66 @@ def _global_attribution(db: Path) -> dict[str, str]:
     return out
 
 
-def load_composers(path: Path, report: IngestReport) -> list[Composer]:
-    """Every composer of the database with its bubbles, oldest first (module doc)."""
+def load_composers(path: Path, report: IngestReport) -> Iterator[Composer]:
+    """Every composer of the database with its bubbles, oldest first (module doc). One composer is held
+    in memory at a time (a global database runs to gigabytes): a first pass finds the split composers'
+    creation times, the second loads them one by one."""
 
-    def load(con: sqlite3.Connection) -> list[Composer]:
-        out: list[Composer] = []
+    def index(con: sqlite3.Connection) -> tuple[list[tuple[int, str, str]], list[dict], list[str]]:
+        split: list[tuple[int, str, str]] = []  # (createdAt, composer id, key)
         names = _tables(con)
-        seen: set[str] = set()
         if "cursorDiskKV" in names:
-            for key, raw in con.execute(
-                "SELECT key, value FROM cursorDiskKV WHERE key LIKE 'composerData:%'"
-            ):
+            for key, raw in con.execute(f"SELECT key, value FROM cursorDiskKV WHERE {COMPOSER_KEYS}"):
                 data = _value(raw)
                 if not isinstance(data, dict):
                     if raw is not None and raw not in (b"null", "null"):
-                        report.skip(
-                            str(path),
-                            key,
-                            "a composer value that is not a JSON object; skipped",
-                            "bad_record",
-                        )
+                        what = "a composer value that is not a JSON object; skipped"
+                        report.skip(str(path), key, what, "bad_record")
                     continue
                 cid = str(data.get("composerId") or key.split(":", 1)[1])
-                seen.add(cid)
-                out.append(_from_kv(con, cid, data, key, path, report))
-        heads_only = []
+                created = data.get("createdAt") if isinstance(data.get("createdAt"), int) else 0
+                split.append((created, cid, key))
+        seen = {cid for _, cid, _ in split}
+        inline, heads_only = [], []
         for head in _heads(con):
             if head["composerId"] in seen:
                 continue
             if isinstance(head.get("conversation"), list):
-                bubbles = [b for b in head["conversation"] if isinstance(b, dict)]
-                out.append(Composer(head["composerId"], head, bubbles, INLINE_KEY))
+                inline.append(head)
             else:
                 heads_only.append(head["composerId"])
-        if heads_only:
-            report.counts["cursor/composers_in_global_storage"] += len(heads_only)
-            report.warn_once(
-                "cursor_heads_only",
-                f"{path}: {len(heads_only)} composer(s) listed here keep their content in the global "
-                "database (…/User/globalStorage/state.vscdb); read that file too",
-            )
-        return out
+        return split, inline, heads_only
 
-    composers = read_all(path, load)
+    split, inline, heads_only = read_all(path, index)
+    if heads_only:
+        report.counts["cursor/composers_in_global_storage"] += len(heads_only)
+        report.warn_once(
+            "cursor_heads_only",
+            f"{path}: {len(heads_only)} composer(s) listed here keep their content in the global "
+            "database (…/User/globalStorage/state.vscdb); read that file too",
+        )
     folder = workspace_folder(path)
-    attribution = _global_attribution(path) if folder is None else {}
-    for c in composers:
-        c.workspace = folder or attribution.get(c.id)
-    composers.sort(key=lambda c: (c.data.get("createdAt") or 0, c.id))
-    return composers
+    attribution = _global_attribution(path) if folder is None and split else {}
+    order = [(int(h.get("createdAt") or 0), h["composerId"], h) for h in inline]
+    order += [(created, cid, key) for created, cid, key in split]
+    for _, cid, ref in sorted(order, key=lambda x: (x[0], x[1])):
+        if isinstance(ref, dict):
+            bubbles = [b for b in ref["conversation"] if isinstance(b, dict)]
+            composer = Composer(cid, ref, bubbles, INLINE_KEY)
+        else:
+            composer = read_all(path, lambda con, cid=cid, key=ref: _load_split(con, cid, key, path, report))
+            if composer is None:
+                continue
+        composer.workspace = folder or attribution.get(cid)
+        yield composer
+
+
+def _load_split(
+    con: sqlite3.Connection, cid: str, key: str, path: Path, report: IngestReport
+) -> Composer | None:
+    row = con.execute("SELECT value FROM cursorDiskKV WHERE key = ?", (key,)).fetchone()
+    data = _value(row[0]) if row else None
+    return _from_kv(con, cid, data, key, path, report) if isinstance(data, dict) else None
 
 
 def _from_kv(
@@ -202,8 +215,9 @@ def _from_kv(
         return Composer(cid, data, bubbles, key)
     headers = [h for h in data.get("fullConversationHeadersOnly") or [] if isinstance(h, dict)]
     stored: dict[str, dict] = {}
+    prefix = f"bubbleId:{cid}:"  # a key range: it uses the key's index, where LIKE would scan the table
     for bkey, raw in con.execute(
-        "SELECT key, value FROM cursorDiskKV WHERE key LIKE ?", (f"bubbleId:{cid}:%",)
+        "SELECT key, value FROM cursorDiskKV WHERE key >= ? AND key < ?", (prefix, prefix[:-1] + ";")
     ):
         body = _value(raw)
         if isinstance(body, dict):

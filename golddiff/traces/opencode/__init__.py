@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from golddiff.episodes import Episode
@@ -75,7 +75,7 @@ def is_attached(path: Path) -> bool:
     return kind == "session" and storage_layout(path) is not None and parent_in_storage(path)
 
 
-def _sessions(path: Path, report: IngestReport) -> list[Session]:
+def _sessions(path: Path, report: IngestReport) -> Iterable[Session]:
     if is_database(path):
         return from_database(path, report)
     try:

@@ -153,32 +153,35 @@ def is_database(path: Path) -> bool:
         return False
 
 
-def from_database(path: Path, report: IngestReport) -> list[Session]:
-    """The database's sessions, subagents' sessions attached to their parents."""
+def from_database(path: Path, report: IngestReport) -> Iterator[Session]:
+    """The database's sessions, oldest first, subagents' sessions attached to their parents; one session
+    (with its subagents) is loaded at a time."""
 
-    def load(con: sqlite3.Connection) -> dict[str, Session]:
+    def infos(con: sqlite3.Connection) -> list[dict]:
         cols = {r[1] for r in con.execute("PRAGMA table_info(session)")}
         cur = con.execute("SELECT * FROM session ORDER BY time_created, id")
         names = [d[0] for d in cur.description]
-        out: dict[str, Session] = {}
-        for row in cur.fetchall():
-            info = _session_info(dict(zip(names, row)), cols)
-            diffs = info.pop("_diffs", None)
-            out[info["id"]] = Session(info, _db_messages(con, info["id"], path, report), str(path))
-            out[info["id"]].diffs = diffs if isinstance(diffs, list) else []
-        return out
+        return [_session_info(dict(zip(names, row)), cols) for row in cur.fetchall()]
 
-    sessions = read_all(path, load)
-    for sid, s in sessions.items():
-        s.records = len(s.messages) + sum(len(m.parts) for m in s.messages)
-        parent = s.info.get("parentID")
-        if isinstance(parent, str) and parent in sessions:
-            sessions[parent].children[sid] = s
-    return [
-        s
-        for s in sessions.values()
-        if not (isinstance(s.info.get("parentID"), str) and s.info["parentID"] in sessions)
-    ]
+    every = read_all(path, infos)
+    known = {i["id"] for i in every}
+    children: dict[str, list[dict]] = {}
+    for info in every:
+        if isinstance(info.get("parentID"), str) and info["parentID"] in known:
+            children.setdefault(info["parentID"], []).append(info)
+
+    def load(info: dict) -> Session:
+        diffs = info.pop("_diffs", None)
+        messages = read_all(path, lambda con: _db_messages(con, info["id"], path, report))
+        s = Session(info, messages, str(path), diffs if isinstance(diffs, list) else [])
+        s.records = len(messages) + sum(len(m.parts) for m in messages)
+        for child in children.get(info["id"], []):
+            s.children[child["id"]] = load(child)
+        return s
+
+    for info in every:
+        if not (isinstance(info.get("parentID"), str) and info["parentID"] in known):
+            yield load(info)
 
 
 def _session_info(row: dict, cols: set[str]) -> dict:
