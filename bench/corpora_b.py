@@ -200,26 +200,6 @@ def make_cursor(root: Path, mb: int, seed: int = 0) -> Path:
     return _cached(root, "cursor", mb, seed, build)
 
 
-CURSOR_BASELINE = """
-import json, os, sqlite3, sys
-n = 0
-for root, _, files in os.walk(sys.argv[1]):
-    for name in files:
-        if name.endswith(".vscdb"):
-            con = sqlite3.connect("file:" + os.path.join(root, name) + "?mode=ro", uri=True)
-            for table in ("ItemTable", "cursorDiskKV"):
-                try:
-                    rows = con.execute(f"SELECT value FROM {table}")
-                except sqlite3.OperationalError:
-                    continue
-                for (value,) in rows:
-                    json.loads(value)
-                    n += 1
-            con.close()
-print(n)
-"""
-
-
 # ------------------------------------------------------------------------------------------ OpenCode
 
 
@@ -381,27 +361,6 @@ def make_opencode_db(root: Path, mb: int, seed: int = 0) -> Path:
     return _cached(root, "opencode_db", mb, seed, build)
 
 
-OPENCODE_BASELINE = """
-import json, os, sqlite3, sys
-n = 0
-for root, _, files in os.walk(sys.argv[1]):
-    for name in files:
-        path = os.path.join(root, name)
-        if name.endswith(".json"):
-            with open(path, encoding="utf-8") as f:
-                json.load(f)
-            n += 1
-        elif name.endswith(".db"):
-            con = sqlite3.connect("file:" + path + "?mode=ro", uri=True)
-            for table in ("message", "part"):
-                for (data,) in con.execute(f"SELECT data FROM {table}"):
-                    json.loads(data)
-                    n += 1
-            con.close()
-print(n)
-"""
-
-
 # -------------------------------------------------------------------------------------------- Cline
 
 ENV = "<environment_details>\n# Current Working Directory ({cwd}) Files\n</environment_details>"
@@ -481,22 +440,35 @@ def make_cline(root: Path, mb: int, seed: int = 0) -> Path:
     return _cached(root, "cline", mb, seed, build)
 
 
-CLINE_BASELINE = """
-import json, os, sys
+# the floor for any reader of these formats: open every file and parse every JSON value in it
+BASELINE = """
+import json, os, sqlite3, sys
+TABLES = {".vscdb": ("ItemTable", "cursorDiskKV"), ".db": ("message", "part")}
 n = 0
 for root, _, files in os.walk(sys.argv[1]):
     for name in files:
-        if name.endswith(".json"):
-            with open(os.path.join(root, name), encoding="utf-8") as f:
-                n += len(json.load(f))
+        path, ext = os.path.join(root, name), os.path.splitext(name)[1]
+        if ext == ".json":
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+            n += 1
+        elif ext in TABLES:
+            con = sqlite3.connect("file:" + path + "?mode=ro", uri=True)
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            for table in TABLES[ext]:
+                if table in have:
+                    for (value,) in con.execute(f"SELECT {'value' if ext == '.vscdb' else 'data'} FROM {table}"):
+                        json.loads(value)
+                        n += 1
+            con.close()
 print(n)
 """
 
 # format -> (corpus generator(root, mb, seed) -> folder, baseline script, suffixes of the files that make
 # its size, the folder inside the corpus that `golddiff ingest` is given: where the tool keeps its logs)
 FORMATS = {
-    "cursor": (make_cursor, CURSOR_BASELINE, (".vscdb", ".json"), "."),
-    "opencode": (make_opencode, OPENCODE_BASELINE, (".json",), "storage/session"),
-    "opencode-db": (make_opencode_db, OPENCODE_BASELINE, (".db",), "."),
-    "cline": (make_cline, CLINE_BASELINE, (".json",), "."),
+    "cursor": (make_cursor, BASELINE, (".vscdb", ".json"), "."),
+    "opencode": (make_opencode, BASELINE, (".json",), "storage/session"),
+    "opencode-db": (make_opencode_db, BASELINE, (".db",), "."),
+    "cline": (make_cline, BASELINE, (".json",), "."),
 }

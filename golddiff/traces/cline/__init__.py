@@ -47,7 +47,8 @@ _ROO_HINTS = (
 
 
 def sniff(path: Path, head: str) -> bool:
-    if path.name == HISTORY or _ROLE.match(head):
+    """By name and content: other tools write Anthropic message arrays too, under other names."""
+    if path.name == HISTORY:
         return bool(_ROLE.match(head)) or head.strip() == "[]"
     if path.name == UI:
         return bool(_UI.match(head))
