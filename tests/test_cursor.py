@@ -149,6 +149,9 @@ def test_detection_claims_cursor_databases_only(tmp_path: Path):
     con.close()
     assert detect_binary(plain) is None
     assert cursor.sniff(db, "") is False
+    backup = db.with_name("state.vscdb.backup")  # Cursor's own copy: read through the database
+    backup.write_bytes(db.read_bytes())
+    assert detect_binary(backup) == "cursor" and cursor.is_attached(backup) and not cursor.is_attached(db)
 
 
 def test_bad_composer_values_are_skipped_and_counted(tmp_path: Path):

@@ -39,7 +39,8 @@ def sniff_database(path: Path) -> bool:
 
 
 def is_attached(path: Path) -> bool:
-    return False
+    """`state.vscdb.backup`, the copy Cursor keeps beside a database: its composers are the database's."""
+    return path.name.endswith(".vscdb.backup") and path.with_name(path.name.removesuffix(".backup")).is_file()
 
 
 def read(path: Path, report: IngestReport, opts: ReadOptions) -> Iterator[Episode]:
