@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import sys
+import sysconfig
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -20,6 +21,13 @@ from agent_logs import CopilotEvents, CopilotLegacy, GeminiChat, PiSession, Vsco
 
 FORMATS = ("gemini_cli", "copilot_cli", "copilot_vscode", "pi")
 ASK = "Please harden the error handling in {} and the helpers it uses."
+
+
+def stdlib_files(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    """`n` files of Python's standard library (2-60 KB), as (name, text): real code to edit."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    paths = sorted(p for p in root.glob("*.py") if 2_000 < p.stat().st_size < 60_000)
+    return [(p.name, p.read_text(encoding="utf-8", errors="replace")) for p in rng.sample(paths, n)]
 
 
 def pick_edit(rng: random.Random, content: str) -> tuple[str, str] | None:

@@ -4,9 +4,11 @@ Generates (once, cached under bench/out/) a corpus of session logs of one format
 2.0-style logs (real code from Python's standard library as file contents, Read results with the whole
 file, Edit/Write calls with `toolUseResult` (`originalFile`, `structuredPatch`), Bash output, rejections,
 interrupts, queued messages); with `--format`, Gemini CLI, Copilot CLI, VS Code Copilot Chat or pi
-sessions doing the same work as each agent logs it (bench/agent_corpus.py). Then, each in its own
-process, side by side on the same bytes:
-  baseline  `json.loads` every line of each .jsonl and every .json whole (the floor for any reader);
+sessions (bench/agent_corpus.py), or Cursor databases, OpenCode storage folders or database, Cline / Roo
+Code task folders (bench/editor_corpus.py), doing the same work as each agent logs it. Then, each in its
+own process, side by side on the same bytes:
+  baseline  `json.loads` every line of each .jsonl and every .json whole, every JSON value of a database
+            (the floor for any reader);
   golddiff  `golddiff ingest CORPUS -o episodes.jsonl` (detect, read, rebuild, label, scrub, write).
 Reports MB/s for both, their ratio (aim: >= 0.25) and golddiff's peak RSS (aim: < 500 MB).
 
@@ -20,17 +22,20 @@ Last line: one JSON object (with --format all: one entry per format under "forma
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
 import subprocess
 import sys
-import sysconfig
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from agent_corpus import FORMATS
+import editor_corpus  # Cursor, OpenCode, Cline / Roo Code corpora
+from agent_corpus import FORMATS as AGENT_FORMATS  # Gemini CLI, Copilot, pi corpora
+from agent_corpus import stdlib_files
 from agent_corpus import write_session as write_agent_session
 
 from golddiff.traces.claude_code.patch import structured_patch
@@ -41,12 +46,6 @@ REJECT = (
     "edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user to "
     "tell you how to proceed."
 )
-
-
-def stdlib_files(rng: random.Random, n: int) -> list[tuple[str, str]]:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    paths = sorted(p for p in root.glob("*.py") if 2_000 < p.stat().st_size < 60_000)
-    return [(p.name, p.read_text(encoding="utf-8", errors="replace")) for p in rng.sample(paths, n)]
 
 
 class SessionWriter:
@@ -222,15 +221,29 @@ def timed(cmd: list[str]) -> tuple[float, float, str, float]:
     return dt, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
+# format -> (corpus generator(root, mb, seed) -> folder, baseline script, suffixes of the files that make
+# its size, the folder inside the corpus that `golddiff ingest` is given)
+CORPORA: dict[str, tuple[Callable[[Path, int, int], Path], str, tuple[str, ...], str]] = {
+    "claude_code": (make_corpus, BASELINE, (".jsonl",), "."),
+    **{
+        fmt: (functools.partial(make_corpus, fmt=fmt), BASELINE, (".json", ".jsonl"), ".")
+        for fmt in AGENT_FORMATS
+    },
+    **editor_corpus.FORMATS,
+}
+
+
 def measure(out: Path, mb: int, seed: int, fmt: str) -> dict:
     """Parse-only and golddiff ingest of one format's corpus, side by side."""
-    corpus = make_corpus(out, mb, seed, fmt)
-    size_mb = sum(p.stat().st_size for p in corpus.rglob("*.json*")) / 1e6
+    make, baseline, suffixes, inside = CORPORA[fmt]
+    corpus = make(out, mb, seed)
+    size_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.name.endswith(suffixes)) / 1e6
     episodes = out / "episodes.jsonl"
     episodes.unlink(missing_ok=True)
-    t_parse, rss_parse, records, cpu_parse = timed([sys.executable, "-c", BASELINE, str(corpus)])
+    t_parse, rss_parse, records, cpu_parse = timed([sys.executable, "-c", baseline, str(corpus)])
     t_ingest, rss_ingest, stats, cpu_ingest = timed(
-        [sys.executable, "-m", "golddiff.cli", "ingest", str(corpus), "-o", str(episodes), "-q", "--stats"]
+        [sys.executable, "-m", "golddiff.cli", "ingest", str(corpus / inside), "-o", str(episodes), "-q"]
+        + ["--stats"]
     )
     summary = json.loads(stats.strip().splitlines()[-1])
     return {
@@ -258,7 +271,7 @@ def main() -> None:
     ap.add_argument(
         "--format",
         default="claude_code",
-        choices=("claude_code", *FORMATS, "all"),
+        choices=(*CORPORA, "all"),
         help="the format of the corpus (default claude_code; all: every format, one after another)",
     )
     args = ap.parse_args()
@@ -281,7 +294,7 @@ def main() -> None:
         )
         print(json.dumps(result if args.format == "claude_code" else {"format": args.format, **result}))
         return
-    results = {fmt: measure(out, args.mb, args.seed, fmt) for fmt in ("claude_code", *FORMATS)}
+    results = {fmt: measure(out, args.mb, args.seed, fmt) for fmt in CORPORA}
     print(
         f"{'format':16s} {'MB':>7s} {'parse MB/s':>11s} {'ingest MB/s':>12s} {'ratio':>7s} {'peak MB':>8s} {'episodes':>9s} {'edits':>7s} {'edits/s':>8s} {'skipped':>8s}"
     )

@@ -83,3 +83,13 @@ def test_agent_homes_are_honoured_and_format_can_be_forced(tmp_path: Path):
     assert wrong.returncode == 2 and "gemini_cli" in wrong.stderr and "copilot_vscode" in wrong.stderr
     helptext = _golddiff(tmp_path, "--help").stdout
     assert all(name in helptext for name in ("gemini_cli", "copilot_cli", "copilot_vscode", "pi"))
+
+
+def test_every_default_location_names_a_reader_and_every_home_agent_has_one():
+    from golddiff.traces.detect import READERS
+    from golddiff.traces.locations import LOCATIONS
+
+    fmts = [loc.fmt for loc in LOCATIONS]
+    assert len(fmts) == len(set(fmts)) and set(fmts) <= set(READERS)
+    # the readers with no location of their own: logs kept in the project (Aider) or given by path
+    assert set(READERS) - set(fmts) == {"aider", "swe_agent", "openhands"}

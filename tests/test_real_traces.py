@@ -1,49 +1,38 @@
-"""Counts pinned on real public session logs (`../shared/real_traces/`, see its SOURCES.md), one row per file.
+"""Counts pinned on every real public session log in `../shared/real_traces/` (see its SOURCES.md).
 
-Each row goes through the real ingest path (detect, read, scrub) and pins what a change to a reader must
-not move silently. `ROWS`: episodes, edits, gold and negative edits, rejected edits, and the user's
-rejections with how many of them map to an edit. `PINNED` (the agents read since issue 19): the format
-detected, episodes, edits, rejected edits and the feedback kinds; each such file ingests with no record
-skipped or unknown, and every file of their folders must have a row. A session that made no edit gives no
-episode. To add a format, add a row. The files are found by `real_traces.py` and read in place (never
-copied here); each test skips when its file is absent.
+Each file goes through the real ingest path (detect, read, scrub) and its row in `ROWS` pins what a
+change to a reader must not move silently: the format detected, episodes, edits, gold and negative edits,
+rejected edits, the user's rejections with how many of them map to an edit, and the feedback kinds;
+`COUNTERS` pins what else a reader counts of a file. Every file ingests with no record skipped or unknown,
+every rejection maps to one edit or is counted as unmapped with its reason, every episode's gold diff
+takes its base files to its final files, and every file of the folder has a row: to add a log, add a row.
+A session that made no edit gives no episode. There is no public Cline / Roo Code task folder: that reader
+is tested on fixtures written from the extensions' sources (tests/test_cline.py).
+
+The files are found by `real_traces.py` and read in place (never copied here); each test skips when its
+file is absent.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from real_traces import REAL, real
 
-from golddiff.episodes import read_episodes
+from golddiff.diffs import apply_unified_diff
 from golddiff.traces import gemini
 from golddiff.traces.copilot import cli
 from golddiff.traces.ingest import ingest
 from golddiff.traces.session import IngestReport, ReadOptions
 from golddiff.traces.session.stats import stats_summary
 
+CURSOR_DB = "cursor/slevin48_workspaceStorage_state.vscdb"
+KIND_WIZARD = "opencode/darkfactory_export_kind-wizard_ses_39b2f9630ffewQksq2Ld8n4axU.json"
+NIMBLE_PIXEL = "opencode/darkfactory_export_nimble-pixel_ses_39b4c1891ffezxPVc5OPmcqF33.json"
 
-def _ingest(path: Path, tmp_path: Path) -> tuple[dict, Path]:
-    report = IngestReport(quiet=True)
-    out = tmp_path / "episodes.jsonl"
-    ingest([str(path)], out, report=report)
-    return stats_summary(report), out
-
-
-# file: (episodes, edits, gold_edits, negative_edits, rejected_edits, rejections, rejections_mapped)
-ROWS = {
-    # 2 cancels + 1 reject + 1 reject-with-reason: three are of Bash calls (not edits), one of an Edit;
-    # the failed Edit of CLAUDE.md (its text is in nothing the log showed) is a negative too
-    "claude_code_2.0.42_jssoundrecorder.jsonl": (1, 23, 20, 3, 1, 4, 1),
-    # 2 rejections: one of an Edit of go.mod, one of an MCP call
-    "claude_code/vct_claude_1.0.95.jsonl": (1, 6, 5, 1, 1, 2, 1),
-    "codex/vct_codex_0.39.0_vscode.jsonl": (1, 4, 3, 1, 0, 0, 0),
-    # the same `edit 287:295` four times: superseded negatives
-    "swe_agent_pydicom-1458.traj": (1, 6, 1, 5, 0, 0, 0),
-    "openhands_basic_gui_mode.json": (1, 2, 2, 0, 0, 0, 0),
-}
 KEYS = (
     "episodes",
     "edits",
@@ -53,56 +42,91 @@ KEYS = (
     "rejections",
     "rejections_mapped",
 )
+# file: (format, (episodes, edits, gold, negative, rejected edits, rejections, rejections mapped), feedback)
+ROWS: dict[str, tuple[str, tuple[int, ...], dict[str, int]]] = {
+    # 2 cancels + 1 reject + 1 reject-with-reason: three are of Bash calls (not edits), one of an Edit;
+    # the failed Edit of CLAUDE.md (its text is in nothing the log showed) is a negative too
+    "claude_code_2.0.42_jssoundrecorder.jsonl": (
+        "claude_code",
+        (1, 23, 20, 3, 1, 4, 1),
+        {"cancel": 2, "interrupt": 1, "reject": 1, "reject_with_reason": 1},
+    ),
+    # 2 rejections: one of an Edit of go.mod, one of an MCP call
+    "claude_code/vct_claude_1.0.95.jsonl": (
+        "claude_code",
+        (1, 6, 5, 1, 1, 2, 1),
+        {"interrupt": 2, "reject": 2},
+    ),
+    "codex/vct_codex_0.39.0_vscode.jsonl": ("codex", (1, 4, 3, 1, 0, 0, 0), {}),
+    # the same `edit 287:295` four times: superseded negatives
+    "swe_agent_pydicom-1458.traj": ("swe_agent", (1, 6, 1, 5, 0, 0, 0), {}),
+    "openhands_basic_gui_mode.json": ("openhands", (1, 2, 2, 0, 0, 0, 0), {}),
+    "gemini_cli/aim_matrix_flash.json": ("gemini_cli", (1, 12, 10, 2, 0, 0, 0), {}),
+    "gemini_cli/vct_session-2025-10-11_legacy.json": ("gemini_cli", (0, 0, 0, 0, 0, 0, 0), {}),
+    "gemini_cli/vct_session-2026-04-23.jsonl": ("gemini_cli", (1, 2, 2, 0, 0, 0, 0), {"interrupt": 1}),
+    "copilot_cli/vct_copilot_session-2025-10-11_legacy.json": ("copilot_cli", (1, 7, 7, 0, 0, 0, 0), {}),
+    "copilot_vscode/dealenx_chat_error_mcp_0.31.3.json": ("copilot_vscode", (0, 0, 0, 0, 0, 0, 0), {}),
+    "copilot_vscode/dealenx_completed_chat_0.31.3.json": ("copilot_vscode", (0, 0, 0, 0, 0, 0, 0), {}),
+    "pi/specstory_pi_real_world_trimmed.jsonl": ("pi", (0, 0, 0, 0, 0, 0, 0), {}),
+    # composers where the user decided on at least one suggestion; 15 edits rejected by the user, 8
+    # cancelled (dismissed before they were applied)
+    CURSOR_DB: ("cursor", (18, 57, 34, 23, 23, 15, 15), {"reject": 11, "reject_with_reason": 4}),
+    # the agent only read and searched; the 3 files that changed were changed by others
+    KIND_WIZARD: ("opencode", (0, 0, 0, 0, 0, 0, 0), {}),
+    # the second turn ended in MessageAbortedError
+    NIMBLE_PIXEL: ("opencode", (1, 1, 1, 0, 0, 0, 0), {"interrupt": 1}),
+}
+# file: what else its reader counts (IngestReport.counts)
+COUNTERS: dict[str, dict[str, int]] = {
+    CURSOR_DB: {
+        "records": 82,  # bubbles of 26 composers
+        "cursor/undecided_code_blocks": 48,  # suggestions nobody accepted or rejected: not edits
+        "cursor/lazy_blocks_not_placed": 11,  # accepted, but eliding code of a file the log never held
+        "cursor/lazy_negatives_not_placed": 2,
+    },
+    KIND_WIZARD: {"records": 157, "opencode/files_changed_outside_tools": 3},  # 24 messages and their parts
+    NIMBLE_PIXEL: {"records": 36},
+}
+
+
+def _ingest(rel: str, tmp_path: Path) -> tuple[IngestReport, list[dict]]:
+    out = tmp_path / "episodes.jsonl"
+    report = ingest([str(real(rel))], out, report=IngestReport(quiet=True))
+    return report, [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_real_trace_counts(name: str, tmp_path: Path):
-    summary, _ = _ingest(real(name), tmp_path)
-    assert tuple(summary[k] for k in KEYS) == ROWS[name], dict(zip(KEYS, (summary[k] for k in KEYS)))
+    fmt, counts, feedback = ROWS[name]
+    report, episodes = _ingest(name, tmp_path)
+    summary = stats_summary(report)
+    assert summary["by_format"] == {fmt: 1}
+    assert tuple(summary[k] for k in KEYS) == counts, dict(zip(KEYS, (summary[k] for k in KEYS)))
+    assert summary["feedback"] == feedback
+    assert {k: report.counts[k] for k in COUNTERS.get(name, {})} == COUNTERS.get(name, {})
+    assert summary["skipped_records"] == 0 and summary["unknown_records"] == 0, report.problems
+    assert summary["records"] > 0
+    assert summary["per_format"][fmt] == {
+        "files": 1,
+        "episodes": counts[0],
+        "edits": counts[1],
+        "rejected_edits": counts[4],
+    }
     # every rejection maps to exactly one edit, or is counted as unmapped with its reason
     assert summary["rejections"] == summary["rejections_mapped"] + sum(
         summary["rejections_unmapped"].values()
     )
-    assert summary["skipped_records"] == 0
+    for ep in episodes:  # every gold diff takes the base files to the accepted files
+        base, files = ep["repo"]["base_files"], ep["final"]["files"]
+        assert apply_unified_diff(base, ep["final"]["diff"]) == {**base, **files}
+        assert ep["final"]["diff"] or not ep["final"]["accepted"]
 
 
-# file -> (format, episodes, edits, rejected edits, feedback kinds)
-PINNED: dict[str, tuple[str, int, int, int, dict[str, int]]] = {
-    "gemini_cli/aim_matrix_flash.json": ("gemini_cli", 1, 12, 0, {}),
-    "gemini_cli/vct_session-2025-10-11_legacy.json": ("gemini_cli", 0, 0, 0, {}),
-    "gemini_cli/vct_session-2026-04-23.jsonl": ("gemini_cli", 1, 2, 0, {"interrupt": 1}),
-    "copilot_cli/vct_copilot_session-2025-10-11_legacy.json": ("copilot_cli", 1, 7, 0, {}),
-    "copilot_vscode/dealenx_chat_error_mcp_0.31.3.json": ("copilot_vscode", 0, 0, 0, {}),
-    "copilot_vscode/dealenx_completed_chat_0.31.3.json": ("copilot_vscode", 0, 0, 0, {}),
-    "pi/specstory_pi_real_world_trimmed.jsonl": ("pi", 0, 0, 0, {}),
-}
-# every file of these folders must have a row
-PINNED_DIRS = ("gemini_cli", "copilot_cli", "copilot_vscode", "pi")
-
-
-@pytest.mark.parametrize("name", sorted(PINNED))
-def test_real_file_ingests_whole_with_pinned_counts(name: str, tmp_path: Path):
-    fmt, episodes, edits, rejected, feedback = PINNED[name]
-    stats, out = _ingest(real(name), tmp_path)
-    assert stats["by_format"] == {fmt: 1}
-    assert (stats["episodes"], stats["edits"], stats["rejected_edits"]) == (episodes, edits, rejected)
-    assert stats["feedback"] == feedback
-    assert stats["skipped_records"] == 0 and stats["unknown_records"] == 0 and stats["records"] > 0
-    assert stats["per_format"][fmt] == {
-        "files": 1,
-        "episodes": episodes,
-        "edits": edits,
-        "rejected_edits": rejected,
-    }
-    for ep in read_episodes(out):  # every episode's gold diff takes its base files to its final files
-        assert ep.source.tool == fmt and ep.final.diff
-
-
-def test_every_real_file_of_the_new_formats_is_pinned():
+def test_every_real_trace_has_a_row():
     if REAL is None:
         pytest.skip("shared/real_traces is not here")
-    present = {f"{d}/{p.name}" for d in PINNED_DIRS if (REAL / d).is_dir() for p in (REAL / d).iterdir()}
-    assert present <= set(PINNED), f"pin these files too: {sorted(present - set(PINNED))}"
+    present = {p.relative_to(REAL).as_posix() for p in REAL.rglob("*") if p.is_file() and p.suffix != ".md"}
+    assert present <= set(ROWS), f"pin these files too: {sorted(present - set(ROWS))}"
 
 
 def test_gemini_flash_run_logs_whole_files_and_the_fix_is_the_gold():
@@ -130,3 +154,43 @@ def test_copilot_legacy_rebuilds_files_it_saw_in_part():
     }
     assert [e.status for e in ep.edits] == ["applied"] * 7
     assert ep.final.diff.count("-# Vibe Coding Tracker") == 1 and "+# Vibe Code Tracker" in ep.final.diff
+
+
+def test_real_cursor_episodes_say_where_their_base_came_from(tmp_path: Path):
+    _, episodes = _ingest(CURSOR_DB, tmp_path)
+    assert {ep["repo"]["cwd"] for ep in episodes} == {
+        "c:/Users/user/Documents/mobilechat"
+    }  # user names scrubbed
+    with_base = [
+        ep for ep in episodes if ep["repo"]["base_files"]
+    ]  # (the others: rejected edits on unseen files)
+    assert len(with_base) == 16
+    assert sum(not ep["final"]["accepted"] for ep in episodes) == 5  # everything in them was rejected
+    assert all(
+        ep["repo"]["base_state_confidence"] == "reconstructed" for ep in with_base
+    )  # 0.42 logs no file before
+    first = episodes[0]
+    assert first["task"].startswith("create a dedicated page for the copilot icon")
+    assert [(e["path"], e["status"]) for e in first["edits"]] == [("src/app/app.routes.ts", "applied")]
+    reasons = [
+        f["text"]
+        for ep in episodes
+        for t in ep["turns"]
+        for f in t["feedback"]
+        if f["kind"] == "reject_with_reason"
+    ]
+    assert any("menu item" in r for r in reasons)  # the user's next words after rejecting everything
+
+
+def test_real_opencode_apply_patch_with_logged_base(tmp_path: Path):
+    _, (ep,) = _ingest(NIMBLE_PIXEL, tmp_path)
+    assert ep["source"]["tool"] == "opencode" and ep["source"]["version"] == "1.2.5"
+    assert ep["repo"]["cwd"] == "/Users/user/repos/vfp/dark-factory"  # user names scrubbed
+    assert [(e["path"], e["status"], e["tool"]) for e in ep["edits"]] == [
+        ("TODO.md", "applied", "apply_patch")
+    ]
+    assert ep["repo"]["base_state_confidence"] == "logged" and ep["repo"]["file_confidence"] == {
+        "TODO.md": "logged"
+    }
+    assert ep["final"]["diff"].count("\n+- [ ] Core / Re-enable real protobuf") == 1
+    assert [t["user"] for t in ep["turns"]][1] == "Whats broken with it ?"

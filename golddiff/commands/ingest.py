@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
         dest="fmt",
+        metavar="FORMAT",
         help=f"force a format instead of detecting it from content: {', '.join(READERS)}",
     )
     p.add_argument("--repo", help="the git repository the sessions ran in: link episodes to their commits")
@@ -93,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if summary["episodes"] + summary["episodes_already_present"] == 0:
         print(
             "golddiff ingest: no episodes found. Pass Claude Code / Codex / Aider / SWE-agent / OpenHands / "
-            "Gemini CLI / Copilot / pi logs (or --git REPO); see `golddiff ingest --help`.",
+            "Gemini CLI / Copilot / pi / Cursor / OpenCode / Cline / Roo Code logs (or --git REPO); see "
+            "`golddiff ingest --help`.",
             file=sys.stderr,
         )
         return 1

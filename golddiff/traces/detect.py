@@ -17,9 +17,13 @@ READERS: dict[str, str] = {
     "copilot_cli": "golddiff.traces.copilot.cli",
     "copilot_vscode": "golddiff.traces.copilot.vscode",
     "pi": "golddiff.traces.pi",
+    "cursor": "golddiff.traces.cursor",
+    "opencode": "golddiff.traces.opencode",
+    "cline": "golddiff.traces.cline",
 }
 
 HEAD_BYTES = 16_384
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def reader(fmt: str) -> ModuleType:
@@ -55,5 +59,18 @@ def detect(path: Path, head: str) -> str | None:
     """The format of the file whose first bytes are `head`, or None if no reader claims it."""
     for fmt in READERS:
         if reader(fmt).sniff(path, head):
+            return fmt
+    return None
+
+
+def detect_binary(path: Path) -> str | None:
+    """The format of a binary file, or None: a SQLite database is claimed by the reader whose
+    `sniff_database(path)` recognises its tables (readers without one read no databases)."""
+    with open(path, "rb") as f:
+        if f.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            return None
+    for fmt in READERS:
+        sniff = getattr(reader(fmt), "sniff_database", None)
+        if sniff is not None and sniff(path):
             return fmt
     return None

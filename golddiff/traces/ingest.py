@@ -29,7 +29,7 @@ import orjson
 
 from golddiff.episodes import Episode
 from golddiff.jsonl import JsonlAppender
-from golddiff.traces.detect import READERS, detect, read_head, reader
+from golddiff.traces.detect import READERS, detect, detect_binary, read_head, reader
 from golddiff.traces.scrub import Scrubber
 from golddiff.traces.session import IngestReport, ReadOptions
 from golddiff.traces.session.stats import episode_counts
@@ -275,22 +275,32 @@ def _ingest_file(
     except OSError as e:
         report.skip(str(path), None, f"cannot be read ({e.strerror}); check its permissions", "unreadable")
         return
-    if head is None:
-        if explicit:
+    if head is None:  # binary: a SQLite database some reader knows (Cursor, OpenCode 2.x), or not a log
+        try:
+            found = detect_binary(path)
+        except OSError as e:
             report.skip(
-                str(path), None, "a binary file, not a session log; pass a log file or folder", "binary"
+                str(path), None, f"cannot be read ({e.strerror}); check its permissions", "unreadable"
             )
-        else:
-            report.counts["files_not_logs"] += 1
-        return
-    if not head.strip():
+            return
+        if found is None or (fmt is not None and fmt != found):
+            if explicit:
+                what = "a binary file, not a session log (nor a database golddiff reads); pass a log file or folder"
+                report.skip(str(path), None, what, "binary")
+            else:
+                report.counts["files_not_logs"] += 1
+            return
+    elif not head.strip():
         report.skip(str(path), None, "an empty file; nothing to ingest", "empty")
         return
-    try:
-        found = fmt or detect(path, head)
-    except RecursionError:
-        report.skip(str(path), None, "nested too deeply to read (RecursionError); file skipped", "too_deep")
-        return
+    else:
+        try:
+            found = fmt or detect(path, head)
+        except RecursionError:
+            report.skip(
+                str(path), None, "nested too deeply to read (RecursionError); file skipped", "too_deep"
+            )
+            return
     if found is None:
         if explicit:
             report.skip(

@@ -2,7 +2,7 @@
 
     from golddiff.traces.locations import LOCATIONS, default_paths
     paths = default_paths()        # the locations that exist on this machine, `~` and `$HOMES` expanded
-    print(locations_help())        # one line per agent, for `golddiff ingest --help`
+    print(locations_help())        # every agent and where, for `golddiff ingest --help`
 
 One table, one row per agent: the reader's format, the globs, and how `--help` shows them. Globs name the
 log folders, files or databases themselves, never an editor's whole settings folder (which holds every
@@ -30,32 +30,58 @@ def _in_editor(app: str, *tails: str) -> tuple[str, ...]:
     return tuple(d.format(app=app) + tail for d in _USER_DIRS for tail in tails)
 
 
+# editors that host the Cline / Roo Code extensions (VS Code and its forks), and the extensions' ids
+_HOSTS = ("Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf")
+_EXTENSIONS = ("saoudrizwan.claude-dev", "rooveterinaryinc.roo-cline")
+
+
 @dataclass(frozen=True)
 class Location:
-    agent: str  # as `--help` names it
     fmt: str  # the reader (a key of `detect.READERS`)
     globs: tuple[str, ...]
-    shown: str  # how `--help` shows where
+    shown: str  # the agent and where, as `--help` says it
 
 
 LOCATIONS: tuple[Location, ...] = (
-    Location("Claude Code", "claude_code", ("~/.claude/projects",), "~/.claude/projects"),
-    Location("Codex", "codex", ("~/.codex/sessions",), "~/.codex/sessions"),
-    Location("Gemini CLI", "gemini_cli", ("~/.gemini/tmp/*/chats",), "~/.gemini/tmp/*/chats"),
+    Location("claude_code", ("~/.claude/projects",), "Claude Code ~/.claude/projects"),
+    Location("codex", ("~/.codex/sessions",), "Codex ~/.codex/sessions"),
+    Location("gemini_cli", ("~/.gemini/tmp/*/chats",), "Gemini CLI ~/.gemini/tmp/*/chats"),
     Location(
-        "Copilot CLI",
         "copilot_cli",
         ("$COPILOT_HOME/session-state/*/events.jsonl", "$COPILOT_HOME/history-session-state"),
-        "~/.copilot/session-state and history-session-state",
+        "Copilot CLI ~/.copilot/session-state and history-session-state",
     ),
     Location(
-        "VS Code Copilot Chat",
         "copilot_vscode",
         _in_editor("Code*", "/workspaceStorage/*/chatSessions", "/globalStorage/emptyWindowChatSessions")
         + ("~/.vscode-server*/data/User/workspaceStorage/*/chatSessions",),
-        ".../Code/User/workspaceStorage/*/chatSessions",
+        "VS Code Copilot Chat .../Code/User/workspaceStorage/*/chatSessions",
     ),
-    Location("pi", "pi", ("$PI_CODING_AGENT_DIR/sessions",), "~/.pi/agent/sessions"),
+    Location("pi", ("$PI_CODING_AGENT_DIR/sessions",), "pi ~/.pi/agent/sessions"),
+    Location(
+        "cursor",
+        _in_editor("Cursor", "/globalStorage/state.vscdb", "/workspaceStorage/*/state.vscdb"),
+        "Cursor's state.vscdb databases (global and per workspace)",
+    ),
+    Location(
+        "opencode",
+        (
+            "~/.local/share/opencode/storage/session",  # 1.x: one JSON file per session, messages and parts beside
+            "~/.local/share/opencode/opencode*.db",  # 2.x: one SQLite database (opencode.db, or a channel's)
+        ),
+        "OpenCode ~/.local/share/opencode",
+    ),
+    Location(
+        "cline",
+        tuple(
+            g
+            for host in _HOSTS
+            for ext in _EXTENSIONS
+            for g in _in_editor(host, f"/globalStorage/{ext}/tasks")
+        )
+        + ("~/.cline/data/tasks",),  # the Cline CLI
+        "Cline's and Roo Code's task folders (in every VS Code-family editor, and ~/.cline)",
+    ),
 )
 
 
@@ -76,4 +102,4 @@ def default_paths() -> list[str]:
 
 def locations_help() -> str:
     """Where each agent keeps its logs, as `golddiff ingest --help` says it."""
-    return ", ".join(f"{loc.agent} {loc.shown}" for loc in LOCATIONS)
+    return ", ".join(loc.shown for loc in LOCATIONS)

@@ -9,7 +9,8 @@
   line); `stats`: what `golddiff ingest --stats` counts of each written episode, and its summary;
 - for readers of logs that show files only in part: `files` (`FileStates`: a file whole, or segments
   revealed by patches), `file_book` (`FileBook`: each edit turned into a change on them), `tools` (tool-
-  call arguments, paths, shell commands), `user_words` (a verdict waiting for the user's next words).
+  call arguments, paths, shell commands), `user_words` (a verdict waiting for the user's next words),
+  `replay` (`EditReplay`: the edits of editor agents replayed on the file states).
 
     from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 
