@@ -113,7 +113,9 @@ def sequences(s: Settings) -> int:
 
 
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """The divisors of n, ascending."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted({*small, *(n // d for d in small)})
 
 
 def candidate_layouts(model: ModelShape, hw: Hardware, s: Settings) -> list[Layout]:
