@@ -54,9 +54,10 @@ def make_workload(n: int, seed: int, cap: int = 1024) -> list[tuple[list[int], i
 def perturbed(model: torch.nn.Module, scale: float = 1e-3) -> dict[str, torch.Tensor]:
     """A second set of weights to swap in: every tensor of the state dict plus a little noise (on the
     model's device, in its dtype)."""
-    gen = torch.Generator().manual_seed(1)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(1)
     return {
-        k: v + (scale * torch.randn(v.shape, generator=gen)).to(v.device, v.dtype)
+        k: v + (scale * torch.randn(v.shape, generator=gen, device=device)).to(v.dtype)
         for k, v in model.state_dict().items()
     }
 

@@ -1,7 +1,7 @@
 """GPU figures for golddiff from one lent device: engine vs HF `generate`, the learner's tokens/s and MFU,
 the cost of an in-flight weight update, and `golddiff doctor` in bf16 on CUDA. `bench/gpu.sh` runs it.
 
-    bash bench/gpu.sh [OUT_DIR]          # a GPU: about 4 minutes on one H200, at most 8; → OUT_DIR/gpu.json
+    bash bench/gpu.sh [OUT_DIR]          # a GPU: sized for ~4 min on one H200 (estimated), stopped at 8; → OUT_DIR/gpu.json
     bash bench/gpu.sh --dry [OUT_DIR]    # CPU (also what runs when no GPU is visible): tiny shapes and
                                          # budgets, the same code paths, under a minute; the tests run it
     .venv/bin/python bench/gpu.py --dry --out runs/bench-gpu      # what gpu.sh runs
