@@ -59,10 +59,11 @@ from engine import make_workload, run_engine, run_hf, synchronize  # noqa: E402 
 
 from golddiff.cli import main as golddiff_cli  # noqa: E402
 from golddiff.models import load_model, save_model  # noqa: E402
-from golddiff.plan import load_hardware, shape_from_hf_config  # noqa: E402
 from golddiff.rl.config import load_train_config  # noqa: E402
 from golddiff.rl.learner import Learner  # noqa: E402
 from golddiff.rl.messages import Group, Sample  # noqa: E402
+from golddiff.sim.hardware import load_hardware  # noqa: E402
+from golddiff.sim.shapes import shape_from_hf_config  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def make_groups(sizes: Sizes, vocab: int, seed: int) -> list[Group]:
 
 def training_flops(path: Path, groups: list[Group]) -> float:
     """Useful FLOPs of one step: 6·N per token (N: parameters that do matmuls) + causal attention, forward
-    and backward, 6·layers·hidden·T² per sequence of T tokens (the planner's count, golddiff/plan.py)."""
+    and backward, 6·layers·hidden·T² per sequence of T tokens (the planner's count, golddiff/sim/roofline.py)."""
     shape = shape_from_hf_config(path / "config.json")
     total = 0.0
     for g in groups:

@@ -23,7 +23,7 @@ from time import perf_counter
 
 import torch
 
-from golddiff.engine import Engine, Request, SamplingParams
+from golddiff.engine import BuiltinEngine, Request, SamplingParams
 from golddiff.models import load_model
 from golddiff.rl.transport import BroadcastGroup, dedupe_tied, free_address, state_bytes
 
@@ -47,10 +47,12 @@ def bf16_state(learner) -> dict[str, torch.Tensor]:
         return {k: v.detach().to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
 
 
-def engine_in_flight(path: Path, device: torch.device, sizes) -> Engine:
+def engine_in_flight(path: Path, device: torch.device, sizes) -> BuiltinEngine:
     """An engine (bf16, golddiff's loader) whose every slot holds a sequence that outlasts the measurement."""
     model, tok = load_model(path, torch.bfloat16, device)
-    engine = Engine(model, tok, max_batch=sizes.max_batch, max_len=PROMPT_TOKENS + sizes.in_flight_tokens + 1)
+    engine = BuiltinEngine(
+        model, tok, max_batch=sizes.max_batch, max_len=PROMPT_TOKENS + sizes.in_flight_tokens + 1
+    )
     params = SamplingParams(temperature=1.0, max_new_tokens=sizes.in_flight_tokens, ignore_eos=True)
     for i in range(sizes.max_batch):
         engine.add_request(Request([(7 * i + j) % 256 for j in range(PROMPT_TOKENS)], params))
@@ -59,7 +61,7 @@ def engine_in_flight(path: Path, device: torch.device, sizes) -> Engine:
     return engine
 
 
-def _embedding(engine: Engine) -> torch.Tensor:
+def _embedding(engine: BuiltinEngine) -> torch.Tensor:
     return engine.runner.model.get_input_embeddings().weight
 
 

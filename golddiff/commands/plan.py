@@ -7,8 +7,9 @@
 Prints the best layout of each kind (memory per GPU, compute, bubble and communication per optimizer step,
 feasible or why not), the recommendation with the binding constraint (memory, the crossover or the batch
 floor) and its reason; `--json` prints the whole plan as JSON instead. Exit code 0 with a recommendation,
-1 when no layout is feasible, 2 on bad input. The arithmetic and its sources are in `golddiff/plan.py` and
-`golddiff/plan_layouts.py`; hardware figures in golddiff/data/hardware.yaml.
+1 when no layout is feasible, 2 on bad input. The planner is `golddiff/sim/plan.py`, the cost of each layout
+`golddiff/sim/layouts.py`, the arithmetic and its sources `golddiff/sim/roofline.py`; hardware figures in
+golddiff/data/hardware.yaml (read by `golddiff/sim/hardware.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import argparse
 import json
 import sys
 
-HELP = "plan how to shard the learner on a cluster"
 _SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
 
 
@@ -74,7 +74,9 @@ def _overrides(pairs: list[str]) -> dict[str, float]:
 
 
 def build_plan(args: argparse.Namespace):
-    from golddiff.plan import Settings, load_hardware, make_plan, resolve_model
+    from golddiff.sim.hardware import load_hardware
+    from golddiff.sim.plan import Settings, make_plan
+    from golddiff.sim.shapes import resolve_model
 
     hw = load_hardware(args.gpu, args.hardware, _overrides(args.hw), args.interconnect)
     settings = Settings(
@@ -103,8 +105,8 @@ def print_plan(plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from golddiff.plan_explain import BINDING_WORDS
-    from golddiff.plan_layouts import best_per_kind
+    from golddiff.sim.explain import BINDING_WORDS
+    from golddiff.sim.layouts import best_per_kind
 
     console, s, m, hw = (
         Console(width=None if sys.stdout.isatty() else 180),
@@ -177,7 +179,7 @@ def _print_memory(console, plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from golddiff.plan import plan_to_dict
+    from golddiff.sim.plan import plan_to_dict
 
     try:
         plan = build_plan(args)
