@@ -29,7 +29,7 @@ from golddiff.diffs.apply_patch import PatchChunk, PatchOp
 from golddiff.diffs.core import PatchError
 from golddiff.episodes import Edit
 from golddiff.traces.session.builder import SessionBuilder
-from golddiff.traces.session.files import FileChange, FileState, FileStates
+from golddiff.traces.session.files import FileChange, FileState, FileStates, change_confidence
 from golddiff.traces.session.tools import ShellCommand, may_write_files
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -221,6 +221,7 @@ class FileBook:
             on_main_line,
             subagent,
             record_base=not fragment,
+            confidence=change_confidence(change, seen=not fragment),
         )
 
     def propose_fragment(
@@ -249,6 +250,7 @@ class FileBook:
             subagent=subagent,
             diff=unified_diff(rel, old or None, new),
             record_base=rel in self.b.files,
+            confidence="unlocated",  # only its own old -> new text: placed nowhere
         )
 
     def undo_last(self, rel: str, reason: str) -> bool:

@@ -33,7 +33,7 @@ from golddiff.diffs.apply_patch import (
 )
 from golddiff.diffs.core import PatchError
 from golddiff.diffs.unified import bare_diff
-from golddiff.episodes import BaseConfidence, Edit
+from golddiff.episodes import BaseConfidence, Edit, EditConfidence
 
 
 @dataclass
@@ -201,6 +201,15 @@ class FileChange:
     after: str | None
     state_before: FileState
     state_after: FileState
+
+
+def change_confidence(change: FileChange, seen: bool) -> EditConfidence:
+    """How far a change that did not reach the file can be trusted (`Edit.confidence`): "exact" when it
+    was made on the whole file; on a partial one, "located" when the log had shown some of the file
+    before (its lines and context come from there), else "unlocated" (only the edit's own text)."""
+    if not change.state_before.partial:
+        return "exact"
+    return "located" if seen else "unlocated"
 
 
 @dataclass

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable
 from golddiff.diffs.apply_patch import PatchChunk, PatchOp, parse_apply_patch
 from golddiff.diffs.core import PatchError
 from golddiff.diffs.unified import unified_diff
-from golddiff.episodes import BaseConfidence, Edit
+from golddiff.episodes import BaseConfidence, Edit, EditConfidence
 from golddiff.traces.session.builder import SessionBuilder
-from golddiff.traces.session.files import FileChange, FileState, FileStates
+from golddiff.traces.session.files import FileChange, FileState, FileStates, change_confidence
 
 
 def _lines(text: str) -> list[str]:
@@ -216,7 +216,8 @@ class EditReplay:
             self.guessed.discard(rel)
         edit = None
         for change in changes:
-            edit = self._commit(change, tool, call_id, status, reason, known=applied or seen)
+            confidence = "exact" if applied else change_confidence(change, seen)
+            edit = self._commit(change, tool, call_id, status, reason, applied or seen, confidence)
         return edit
 
     def _commit(
@@ -227,6 +228,7 @@ class EditReplay:
         status: str,
         reason: str | None,
         known: bool = True,
+        confidence: EditConfidence = "exact",
     ) -> Edit:
         if status != "applied":
             if known:
@@ -242,6 +244,7 @@ class EditReplay:
                 subagent=self.subagent,
                 diff=unified_diff(change.path, change.before, change.after),
                 record_base=known,
+                confidence=confidence,
             )
         self.b.learn_base(change.path, self.files.base_text(change.path))
         # what the log revealed of the file on the way is not a change by anyone
