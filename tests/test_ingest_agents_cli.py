@@ -93,3 +93,10 @@ def test_every_default_location_names_a_reader_and_every_home_agent_has_one():
     assert len(fmts) == len(set(fmts)) and set(fmts) <= set(READERS)
     # the readers with no location of their own: logs kept in the project (Aider) or given by path
     assert set(READERS) - set(fmts) == {"aider", "swe_agent", "openhands"}
+
+
+def test_default_ingest_with_no_logs_anywhere_says_where_it_looked(tmp_path: Path):
+    res = _golddiff(tmp_path, "-o", str(tmp_path / "episodes.jsonl"))
+    assert res.returncode == 1 and not (tmp_path / "episodes.jsonl").exists()
+    assert "no agent logs where agents keep them" in res.stderr
+    assert "~/.gemini/tmp/*/chats" in res.stderr and "Cursor's state.vscdb" in res.stderr
