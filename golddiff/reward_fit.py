@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from golddiff.diffs import PatchError, parse_unified_diff
+from golddiff.reward import swerl_file_ratios
 from golddiff.reward_units import Block, fbeta, location_scores
 
 MINIMUM_WEIGHTS = {"added": 0.0, "removed": 0.05, "context": 0.0, "location": 0.0}  # see golddiff.reward
@@ -275,14 +276,7 @@ def swerl_diff_reward(candidate_diff: str, gold_diff: str) -> float:
         return -1.0
     if candidate_diff.strip() and not pred:
         return -1.0  # text, but no diff in it
-    gold = _file_bodies(gold_diff)
-    paths = sorted(set(pred) | set(gold))
-    if not paths:
-        return 1.0
-    ratios = [
-        difflib.SequenceMatcher(None, pred.get(p, ""), gold.get(p, ""), autojunk=False).ratio() for p in paths
-    ]
-    return sum(ratios) / len(ratios)
+    return swerl_file_ratios(pred, _file_bodies(gold_diff))
 
 
 def difflib_ratio(candidate_diff: str, gold_diff: str) -> float:
