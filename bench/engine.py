@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from golddiff.engine import Engine, Request, SamplingParams  # noqa: E402
+from golddiff.engine import BuiltinEngine, Request, SamplingParams  # noqa: E402
 from golddiff.models import ByteTokenizer, small_model, tiny_model  # noqa: E402
 
 MODELS = {"tiny": tiny_model, "small": small_model}
@@ -57,7 +57,7 @@ def perturbed(model: torch.nn.Module, scale: float = 1e-3) -> dict[str, torch.Te
 
 def run_engine(model, tok, work, max_batch: int, update_every: int) -> dict:
     versions = [perturbed(model), {k: v.clone() for k, v in model.state_dict().items()}]
-    engine = Engine(model, tok, max_batch=max_batch, max_len=max(len(p) + n for p, n in work) + 1)
+    engine = BuiltinEngine(model, tok, max_batch=max_batch, max_len=max(len(p) + n for p, n in work) + 1)
     for prompt, n_new in work:
         engine.add_request(
             Request(prompt, SamplingParams(temperature=1.0, max_new_tokens=n_new, ignore_eos=True))

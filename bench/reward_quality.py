@@ -3,14 +3,14 @@
     .venv/bin/python bench/reward_quality.py ../shared/reward_design/design.jsonl [--repeats 5] [--folds 5]
 
 Input: JSON lines with `instance_id`, `gold_patch`, `candidate_patch`, `resolved`, `source` (see
-`golddiff.reward_fit`). Scorers, side by side on the same rows:
+`golddiff.reward.fit`). Scorers, side by side on the same rows:
 - `golddiff`: `golddiff.reward.score_diff(candidate, gold)` with the default (fitted) settings;
 - `golddiff-cv`: the same reward with its settings fitted on the other folds only (`choose`: the part
   weights by `fit_weights` and the location scale and β from `LOCATION_GRID`; k folds by instance, never
   by row, repeated with several shuffles): the out-of-fold figure, the honest one. The whole procedure
   on all rows gives the defaults; the bench says whether `RewardSettings()` still equals it;
 - `difflib`: `SequenceMatcher(None, candidate.strip(), gold.strip(), autojunk=False).ratio()`;
-- `swerl`: SWE-RL's per-file reward, from the two diffs (`golddiff.reward_fit.swerl_diff_reward`).
+- `swerl`: SWE-RL's per-file reward, from the two diffs (`golddiff.reward.fit.swerl_diff_reward`).
 
 Figures: AUROC pooled over all rows; on mixed-label instances (those with both a resolved and an
 unresolved candidate, across agents) as the mean of per-instance AUROCs (`mixed`) and pooled over their
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from golddiff.reward import KINDS, RewardSettings, UnitWeights, score_diff  # noqa: E402
-from golddiff.reward_fit import (  # noqa: E402
+from golddiff.reward.fit import (  # noqa: E402
     LOCATION_GRID,
     MINIMUM_WEIGHTS,
     Choice,
@@ -49,7 +49,7 @@ from golddiff.reward_fit import (  # noqa: E402
     read_design,
     swerl_diff_reward,
 )
-from golddiff.reward_units import blocks_from_diff  # noqa: E402
+from golddiff.reward.units import blocks_from_diff  # noqa: E402
 
 
 def progress(label: str, i: int, n: int, t0: float) -> None:

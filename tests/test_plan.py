@@ -8,14 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from golddiff.plan import (
-    Settings,
-    count_params,
-    load_hardware,
-    make_plan,
-    resolve_model,
-    shape_from_hf_config,
-)
+from golddiff.sim.hardware import load_hardware
+from golddiff.sim.plan import Settings, make_plan
+from golddiff.sim.shapes import count_params, resolve_model, shape_from_hf_config
 
 H100 = load_hardware("h100")
 RATE = 0.4 * 989.5e12  # achieved FLOP/s: mfu 0.4 of the H100's dense bf16 peak

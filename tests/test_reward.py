@@ -1,4 +1,4 @@
-"""The gold-diff reward (DESIGN.md "Reward") and the SWE-RL reference reward."""
+"""The gold-diff reward (docs/architecture.md, "The reward") and the SWE-RL reference reward."""
 
 import random
 import time
@@ -245,8 +245,8 @@ def _nearness_by_pairs(blocks, others, scale):
 def test_counting_shared_texts_without_cutting_them_matches_the_direct_count(base, gold, pred, neg):
     from collections import Counter
 
-    from golddiff.reward import _compare, _files_blocks, prepare
-    from golddiff.reward_units import ngrams, overlap, tokens
+    from golddiff.reward.gold_diff import _compare, _files_blocks, prepare
+    from golddiff.reward.units import ngrams, overlap, tokens
 
     if base == gold:
         gold += "extra = 1\n"
@@ -284,14 +284,16 @@ def test_docstring_examples_run():
     import doctest
 
     import golddiff.diffs.search_replace
-    import golddiff.reward
-    import golddiff.reward_fit
-    import golddiff.reward_units
+    import golddiff.reward.fit
+    import golddiff.reward.gold_diff
+    import golddiff.reward.swerl
+    import golddiff.reward.units
 
     for module in (
-        golddiff.reward,
-        golddiff.reward_units,
-        golddiff.reward_fit,
+        golddiff.reward.gold_diff,
+        golddiff.reward.units,
+        golddiff.reward.swerl,
+        golddiff.reward.fit,
         golddiff.diffs.search_replace,
     ):
         result = doctest.testmod(module)

@@ -1,4 +1,4 @@
-"""golddiff.reward_fit and bench/reward_quality.py: AUROC, folds by instance, the weight fit, SWE-RL on diffs."""
+"""golddiff.reward.fit and bench/reward_quality.py: AUROC, folds by instance, the weight fit, SWE-RL on diffs."""
 
 import json
 import random
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from golddiff.diffs import files_diff
 from golddiff.reward import DEFAULT_SETTINGS, KINDS, score_diff, swerl_reward
-from golddiff.reward_fit import (
+from golddiff.reward.fit import (
     LOCATION_GRID,
     MINIMUM_WEIGHTS,
     auroc,
@@ -158,7 +158,7 @@ def test_the_quality_bench_runs_and_ends_with_one_json_line(tmp_path):
 
 @pytest.mark.skipif(not DESIGN.exists(), reason="the shared design set is not on this machine")
 def test_the_defaults_are_the_fit_on_the_design_set():
-    from golddiff.reward_units import blocks_from_diff
+    from golddiff.reward.units import blocks_from_diff
 
     rows, skipped = read_design(DESIGN)
     assert not skipped
@@ -184,7 +184,7 @@ def test_the_defaults_are_the_fit_on_the_design_set():
 
 def test_the_fit_weighs_the_parts_as_the_reward_does():
     from golddiff.reward import RewardSettings, UnitWeights
-    from golddiff.reward_fit import weighted
+    from golddiff.reward.fit import weighted
 
     base = {"a.py": "".join(f"v{i} = f({i})\n" for i in range(30))}
     gold = files_diff(base, {"a.py": base["a.py"].replace("v3 = f(3)\n", "v3 = g(3)\n")})
@@ -202,3 +202,15 @@ def test_the_fit_weighs_the_parts_as_the_reward_does():
         assert not r.floored or r.value == s.gold_file_floor
         if not r.floored:
             assert weighted(parts, scored, w[None, :])[0, 0] == pytest.approx(r.value)
+
+
+def test_scoring_imports_neither_the_fit_nor_numpy():
+    code = (
+        "import sys, golddiff.reward, golddiff.commands.score; "
+        "from golddiff.reward import score; from golddiff.tasks import make_task; "
+        "t = make_task({'a.py': 'x = 1\\n'}, {'a.py': 'x = 2\\n'}); assert score(t.gold[0].answer, t).value == 1.0; "
+        "print(sorted(m for m in ('numpy', 'golddiff.reward.fit') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -5,7 +5,8 @@
 
 Prints one row per layout (memory per GPU, compute and communication per optimizer step) and the
 recommendation with its reason and the FSDP crossover; `--json` prints the whole plan as JSON instead.
-The arithmetic and its sources are in `golddiff/plan.py`; hardware figures in golddiff/data/hardware.yaml.
+The arithmetic and its sources are in `golddiff/sim/plan.py`; hardware figures in golddiff/data/hardware.yaml
+(read by `golddiff/sim/hardware.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import argparse
 import json
 import sys
 
-HELP = "plan how to shard the learner on a cluster"
 _SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
 
 
@@ -71,7 +71,9 @@ def _overrides(pairs: list[str]) -> dict[str, float]:
 
 
 def build_plan(args: argparse.Namespace):
-    from golddiff.plan import Settings, load_hardware, make_plan, resolve_model
+    from golddiff.sim.hardware import load_hardware
+    from golddiff.sim.plan import Settings, make_plan
+    from golddiff.sim.shapes import resolve_model
 
     hw = load_hardware(args.gpu, args.hardware, _overrides(args.hw), args.interconnect)
     settings = Settings(
@@ -161,7 +163,7 @@ def _print_memory(console, plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from golddiff.plan import plan_to_dict
+    from golddiff.sim.plan import plan_to_dict
 
     try:
         plan = build_plan(args)
