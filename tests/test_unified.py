@@ -1,6 +1,5 @@
 """Unified diffs: make, parse, apply; awkward lines (form feeds, no final newline, '-- ' lines)."""
 
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -95,10 +94,9 @@ def test_line_diff_ranges_rebuild_the_new_lines(a, b):
     assert out + a[pos:] == b
 
 
-def test_line_diff_is_fast_where_difflib_is_quadratic():
+def test_line_diff_on_a_large_input_where_difflib_is_quadratic():
+    # correctness on the input that makes difflib quadratic; its speed is bench/'s claim, not a test's
     a = [f"value_{i} = {i}\n" for i in range(40_000)]
     b = [ln.replace("=", ":=") if i % 2 else ln for i, ln in enumerate(a)]
-    t0 = time.perf_counter()
     ops = line_diff(a, b)
-    assert time.perf_counter() - t0 < 2.0
     assert len(ops) == 20_000 and all(i2 - i1 == 1 for i1, i2, _, _ in ops)
