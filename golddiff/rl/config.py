@@ -24,7 +24,8 @@ class _Strict(BaseModel):
 
 class ModelSection(_Strict):
     name: str = Field(
-        "tiny", description='"tiny", "small", a local Hugging Face directory, or a cached hub id'
+        "tiny",
+        description='"smollm2-135m", "tiny", "small", a local Hugging Face directory, a .gguf file, or a cached hub id',
     )
     dtype: str = Field("float32", description="actors' (generation) dtype: float32 | bfloat16 | float16")
     learner_dtype: str = Field("float32", description="learner compute dtype (master weights stay fp32)")
