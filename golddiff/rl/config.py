@@ -27,8 +27,13 @@ class ModelSection(_Strict):
         "tiny",
         description='"smollm2-135m", "tiny", "small", a local Hugging Face directory, a .gguf file, or a cached hub id',
     )
-    dtype: str = Field("float32", description="actors' (generation) dtype: float32 | bfloat16 | float16")
-    learner_dtype: str = Field("float32", description="learner compute dtype (master weights stay fp32)")
+    dtype: str = Field(
+        "float32",
+        description="actors' (generation) dtype: float32 | bfloat16 | float16 | auto (bf16 where native)",
+    )
+    learner_dtype: str = Field(
+        "float32", description="learner compute dtype, or auto (bf16 where native); master weights stay fp32"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, description="initialisation seed of the built-in models")
 
@@ -113,6 +118,9 @@ class LearnerSection(_Strict):
     num_gpus: float = Field(0, ge=0, description="per process")
     threads: int | None = Field(None, ge=1, description="torch threads per process (null: its num_cpus)")
     micro_batch_tokens: int = Field(8192, ge=1, description="padded tokens per forward/backward")
+    pack_prompts: bool = Field(
+        True, description="a group's samples share one row holding their prompt once (exact; G x less prompt)"
+    )
     max_len: int | None = Field(None, ge=2, description="tokens per training sequence (null: actors')")
     activation_checkpointing: bool = Field(False, description="recompute layer activations in backward")
     backend: Literal["auto", "gloo", "nccl"] = "auto"

@@ -46,6 +46,7 @@ from golddiff.rl.config import TrainConfig
 from golddiff.rl.devices import quiet_libraries, resolve_device, set_threads
 from golddiff.rl.loss import OffPolicyStats, PolicyModel, advantages_of, lag_stats, policy_loss
 from golddiff.rl.messages import Group, ModelInit, StepResult, WeightsMessage
+from golddiff.rl.packing import build_packed_batch, plan_packed_micro_batches
 from golddiff.rl.transport import BroadcastGroup, ObjectStoreSender, free_address
 
 OPTIMIZER_FILE, RNG_FILE = "optimizer.pt", "rng.pt"
@@ -120,7 +121,7 @@ class Learner:
     def setup(self, address: tuple[str, int] | None = None) -> int:
         """Join the process group (several ranks), load and shard the model, build or restore the
         optimizer; returns the weight version."""
-        from golddiff.models import load_model
+        from golddiff.models import load_model, resolve_dtype
 
         cfg = self.cfg
         self.device = resolve_device(cfg.model.device, cfg.learner.num_gpus)
@@ -145,7 +146,7 @@ class Learner:
         if cfg.rl.lora.enabled:
             model = apply_lora(model, cfg)
         self.policy = PolicyModel(model)
-        self.compute_dtype = getattr(torch, cfg.model.learner_dtype)
+        self.compute_dtype = resolve_dtype(cfg.model.learner_dtype, self.device)
         if self.world > 1:
             self._shard()
         params = [p for p in self.policy.parameters() if p.requires_grad]
@@ -209,8 +210,14 @@ class Learner:
         rewards = [[s.reward for s in g.samples] for g in groups]
         rows = rows_from_groups(groups, advantages_of(rewards, cfg.rl.advantage, cfg.rl.std_normalise))
         rows, accounting = apply_stale_policy(rows, self.version, cfg.max_lag, cfg.rl.stale)
-        plan = plan_micro_batches(rows, self.world, cfg.learner.micro_batch_tokens)
-        built_batches = [build_batch(micro, self.pad_id, cfg.learner_max_len) for micro in plan[self.rank]]
+        if cfg.learner.pack_prompts:  # each group's prompt once per row (golddiff.rl.packing)
+            plan = plan_packed_micro_batches(
+                rows, self.world, cfg.learner.micro_batch_tokens, cfg.learner_max_len
+            )
+            collate = build_packed_batch
+        else:
+            plan, collate = plan_micro_batches(rows, self.world, cfg.learner.micro_batch_tokens), build_batch
+        built_batches = [collate(micro, self.pad_id, cfg.learner_max_len) for micro in plan[self.rank]]
         # Z counts the tokens the loss will really see (after truncation), over every rank
         trained = torch.tensor([sum(float(b.loss_mask.sum()) for b, _ in built_batches)], dtype=torch.float64)
         if self.world > 1:
@@ -229,8 +236,9 @@ class Learner:
         autocast = self.world == 1 and self.compute_dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.compute_dtype, enabled=autocast):
             new_logprobs = self.policy(
-                batch.input_ids, batch.attention_mask, batch.targets, batch.loss_mask, cfg.rl.temperature
-            )  # (B, T)
+                batch.input_ids, batch.attention_mask, batch.targets, batch.loss_mask, cfg.rl.temperature,
+                batch.position_ids, batch.segments,
+            )  # (B, T)  # fmt: skip
         loss, stats = policy_loss(
             new_logprobs, batch.old_logprobs, batch.advantages, batch.loss_mask, normaliser,
             cfg.rl.is_cap, cfg.rl.ppo_clip,
@@ -291,7 +299,9 @@ class Learner:
         state = self.full_state_dict()
         if self.rank != 0:
             return None
-        dtype = getattr(torch, self.cfg.model.dtype)
+        from golddiff.models import resolve_dtype
+
+        dtype = resolve_dtype(self.cfg.model.dtype, self.device)
         with torch.no_grad():
             state = {k: v.detach().to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         message = self.sender.publish(state, self.version)
