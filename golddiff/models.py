@@ -216,8 +216,32 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     return AutoTokenizer.from_pretrained(model_source(name_or_path))
 
 
-def _as_dtype(dtype: torch.dtype | str) -> torch.dtype:
-    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether `device` runs bf16 matmuls natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(dtype: torch.dtype | str, device: str | torch.device = "cpu") -> torch.dtype:
+    """A torch dtype from a name ("float32", "bfloat16", ...) or "auto": bf16 where `device` computes it
+    natively (checked at run time), else float32. On a CPU with AVX512-BF16 a bf16 matmul of SmolLM2's
+    shapes runs ~2x faster than fp32; without it, bf16 is emulated and slower, hence the check."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        return torch.bfloat16 if bf16_supported(device) else torch.float32
+    value = getattr(torch, dtype, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; expected auto, float32, bfloat16 or float16")
+    return value
+
+
+def _as_dtype(dtype: torch.dtype | str, device: str | torch.device = "cpu") -> torch.dtype:
+    return resolve_dtype(dtype, device)
 
 
 def load_model(
@@ -228,7 +252,7 @@ def load_model(
 ) -> tuple[PreTrainedModel, Any]:
     """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), "smollm2-135m", a directory,
     a .gguf file or a hub id."""
-    dtype = _as_dtype(dtype)
+    dtype = _as_dtype(dtype, device)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)
         return model.to(device=device, dtype=dtype).eval(), ByteTokenizer()

@@ -31,7 +31,7 @@ import torch
 
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
-from golddiff.models import load_model, save_model
+from golddiff.models import bf16_supported, load_model, save_model
 from golddiff.tasks import Task
 
 IGNORE = -100
@@ -172,16 +172,6 @@ def collate(
 # ----------------------------------------------------------------------------------------- train
 
 
-def bf16_supported(device: str) -> bool:
-    """Whether `device` runs bf16 matmuls natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def autocast_dtype(config: SFTConfig) -> torch.dtype | None:
     """bf16 when asked for (or "auto" and supported), else None (plain fp32)."""
     if config.autocast == "bf16" or (config.autocast == "auto" and bf16_supported(config.device)):
@@ -196,14 +186,17 @@ def answer_loss(
     labels: torch.Tensor,
     autocast: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens (fp32 logits; the model under `autocast`)."""
+    """Mean next-token cross-entropy over the answer tokens. The model body runs under `autocast`; the LM
+    head runs in fp32 and only at answer positions (`golddiff.rl.loss.token_logprobs`, as in RL): with a
+    49k vocabulary, logits at every prompt position were a third of the step."""
+    from golddiff.rl.loss import token_logprobs
+
     device_type = "cuda" if ids.is_cuda else "cpu"
+    targets = labels[:, 1:]  # (B, T-1): the token each position predicts
+    where = targets != IGNORE  # (B, T-1) answer tokens
     with torch.autocast(device_type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
-        logits = model(input_ids=ids, attention_mask=mask).logits
-    logits = logits.float()  # (B, T, V)
-    pred = logits[:, :-1].reshape(-1, logits.shape[-1])  # (B*(T-1), V)
-    target = labels[:, 1:].reshape(-1)  # (B*(T-1),)
-    return torch.nn.functional.cross_entropy(pred, target, ignore_index=IGNORE)
+        logp = token_logprobs(model, ids[:, :-1], mask[:, :-1], targets, 1.0, where)  # (B, T-1)
+    return -logp[where].mean()
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:

@@ -22,9 +22,14 @@ DTYPES = {
 
 
 def as_dtype(dtype: torch.dtype | str) -> torch.dtype:
-    """torch dtype from "fp32" / "bf16" / "fp16" / "bfloat16" / ... or a torch dtype."""
+    """torch dtype from "fp32" / "bf16" / "fp16" / "bfloat16" / ..., "auto" (bf16 where the CPU or GPU in
+    use computes it natively, else fp32), or a torch dtype."""
     if isinstance(dtype, torch.dtype):
         return dtype
+    if dtype == "auto":
+        from golddiff.models import resolve_dtype
+
+        return resolve_dtype("auto", "cuda" if torch.cuda.is_available() else "cpu")
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     return DTYPES[dtype]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from golddiff.checks.common import dtype_name, param_dtype
+from golddiff.checks.common import as_dtype, dtype_name, param_dtype
 from golddiff.checks.result import CheckResult, fmt, worst
 from golddiff.rl.loss import policy_loss
 
@@ -67,7 +67,7 @@ def step_shape(config) -> StepShape:
 
 def reduction_plan(model: nn.Module, config) -> ReductionPlan:
     """The dtypes the learner would use with `model` (its master weights) and `config`."""
-    compute = getattr(torch, config.model.learner_dtype)
+    compute = as_dtype(config.model.learner_dtype)
     new = torch.zeros(1, 4, dtype=compute)  # what the fp32 head returns is fp32; a bf16 one would be bf16
     old, mask = torch.zeros(1, 4), torch.ones(1, 4, dtype=torch.bool)
     loss, _ = policy_loss(new, old, torch.ones(1, 4), mask, normaliser=1.0)
