@@ -46,7 +46,9 @@ def loss_and_grads(model, batch, normaliser: float):
     return loss.item(), picked, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("make", [lambda: tiny_model(seed=0), lambda: tiny_llama(seed=1)], ids=["tiny", "gqa"])
+@pytest.mark.parametrize(
+    "make", [lambda: tiny_model(seed=0), lambda: tiny_llama(seed=1)], ids=["tiny", "gqa"]
+)
 def test_packed_rows_give_the_padded_rows_logprobs_loss_and_gradients(make):
     model = make().float()
     rows = group_rows(random.Random(0), n_groups=3, g=4, vocab=model.config.vocab_size)
@@ -54,7 +56,13 @@ def test_packed_rows_give_the_padded_rows_logprobs_loss_and_gradients(make):
     packed, acct_k = build_packed_batch(rows, PAD, max_len=10)
     assert packed.input_ids.shape[0] == 3  # one row per group
     assert packed.attention_mask.sum() < padded.attention_mask.sum()  # the prompts are in once
-    for field in ("samples", "prompt_tokens", "completion_tokens", "trained_tokens", "truncated_completion_tokens"):
+    for field in (
+        "samples",
+        "prompt_tokens",
+        "completion_tokens",
+        "trained_tokens",
+        "truncated_completion_tokens",
+    ):
         assert getattr(acct_p, field) == getattr(acct_k, field), field
     assert acct_k.truncated_completion_tokens > 0  # max_len 10 cuts some: the same ones
     z = float(acct_p.trained_tokens)
