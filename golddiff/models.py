@@ -202,6 +202,34 @@ def model_source(name_or_path: str | Path) -> str | Path:
     return name_or_path
 
 
+def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The transformer blocks of a HF causal LM (Llama/Qwen/Mistral `model.layers`, GPT-2 `transformer.h`)."""
+    backbone = getattr(model, model.base_model_prefix)
+    layers = getattr(backbone, "layers", None) or getattr(backbone, "h", None)
+    if layers is None:
+        raise NotImplementedError(f"cannot find the decoder layers of {type(model).__name__}")
+    return list(layers)
+
+
+def train_top_layers(model: torch.nn.Module, n: int | None) -> int:
+    """Leave only the top `n` decoder layers and the final norm trainable (`None`, or `n` at least the
+    layer count: everything). Embeddings, lower layers and the LM head (SmolLM2's is the embedding, tied)
+    are frozen, so backward stops at the lowest trained layer: with 10 of SmolLM2's 30 layers a training
+    step costs about half as much. Returns the number of trainable parameters."""
+    layers = decoder_layers(model)
+    if n is not None and n < len(layers):
+        if n < 1:
+            raise ValueError(f"train_layers must be at least 1 (got {n})")
+        model.requires_grad_(False)
+        for layer in layers[len(layers) - n :]:
+            layer.requires_grad_(True)
+        backbone = getattr(model, model.base_model_prefix)
+        norm = getattr(backbone, "norm", None) or getattr(backbone, "ln_f", None)
+        if norm is not None:
+            norm.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def save_model(model: PreTrainedModel, tokenizer: Any, path: str | Path) -> None:
     """Hugging Face format: config.json, model.safetensors, and the tokenizer's files."""
     model.save_pretrained(path)

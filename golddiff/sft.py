@@ -31,7 +31,7 @@ import torch
 
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
-from golddiff.models import bf16_supported, load_model, save_model
+from golddiff.models import bf16_supported, load_model, save_model, train_top_layers
 from golddiff.tasks import Task
 
 IGNORE = -100
@@ -55,6 +55,7 @@ class SFTConfig:
     # "bf16": forward and backward under bf16 autocast (weights, optimizer state and the loss stay fp32);
     # ~1.9x faster on CPUs with AVX512-BF16/AMX and on GPUs. "auto": bf16 where the hardware has it.
     autocast: Literal["off", "bf16", "auto"] = "off"
+    train_layers: int | None = None  # train only the top N decoder layers + final norm (None: all weights)
 
 
 @dataclass
@@ -235,12 +236,14 @@ def train_sft(
     if config.threads:
         torch.set_num_threads(config.threads)
     model, tokenizer = load_model(config.model, device=config.device, seed=config.seed)
+    train_top_layers(model, config.train_layers)
     examples, too_long = build_examples(tasks, tokenizer, config.max_len, config.answer_style)
     if not examples:
         raise ValueError(f"no task fits in max_len={config.max_len} tokens (prompt + gold answer)")
     total = total_steps(config, len(examples))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trained if p.dim() >= 2]
+    rest = [p for p in trained if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
     model.train()

@@ -118,6 +118,9 @@ class LearnerSection(_Strict):
     num_gpus: float = Field(0, ge=0, description="per process")
     threads: int | None = Field(None, ge=1, description="torch threads per process (null: its num_cpus)")
     micro_batch_tokens: int = Field(8192, ge=1, description="padded tokens per forward/backward")
+    train_layers: int | None = Field(
+        None, ge=1, description="train only the top N decoder layers + final norm (null: every weight)"
+    )
     pack_prompts: bool = Field(
         True, description="a group's samples share one row holding their prompt once (exact; G x less prompt)"
     )
@@ -169,6 +172,8 @@ class TrainConfig(_Strict):
             )
         if self.rl.lora.enabled and self.learner.processes > 1:
             raise ValueError("rl.lora with learner.processes > 1 is not supported")
+        if self.learner.train_layers is not None and (self.rl.lora.enabled or self.learner.processes > 1):
+            raise ValueError("learner.train_layers works with one learner process and without rl.lora")
         if self.rl.lora.enabled and self.learner.weight_transport == "broadcast":
             raise ValueError("rl.lora publishes merged weights through the object store only")
         return self

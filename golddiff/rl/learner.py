@@ -52,15 +52,6 @@ from golddiff.rl.transport import BroadcastGroup, ObjectStoreSender, free_addres
 OPTIMIZER_FILE, RNG_FILE = "optimizer.pt", "rng.pt"
 
 
-def decoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The transformer blocks of a HF causal LM (Llama/Qwen/Mistral `model.layers`, GPT-2 `transformer.h`)."""
-    backbone = getattr(model, model.base_model_prefix)
-    layers = getattr(backbone, "layers", None) or getattr(backbone, "h", None)
-    if layers is None:
-        raise NotImplementedError(f"cannot find the decoder layers of {type(model).__name__}")
-    return list(layers)
-
-
 def apply_lora(model: nn.Module, cfg: TrainConfig) -> nn.Module:
     try:
         import peft
@@ -145,6 +136,12 @@ class Learner:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.rl.lora.enabled:
             model = apply_lora(model, cfg)
+        if cfg.learner.train_layers is not None:
+            from golddiff.models import train_top_layers
+
+            train_top_layers(model, cfg.learner.train_layers)
+        # what actors need after each step: the trained tensors (all of them when nothing is frozen)
+        self.published_names = {n for n, p in model.named_parameters() if p.requires_grad}
         self.policy = PolicyModel(model)
         self.compute_dtype = resolve_dtype(cfg.model.learner_dtype, self.device)
         if self.world > 1:
@@ -172,6 +169,8 @@ class Learner:
         if self.compute_dtype != torch.float32:
             mp = MixedPrecisionPolicy(param_dtype=self.compute_dtype, reduce_dtype=torch.float32)
         kwargs = {"mp_policy": mp} if mp else {}
+        from golddiff.models import decoder_layers
+
         for layer in decoder_layers(self.policy.model):
             fully_shard(layer, **kwargs)
         fully_shard(self.policy, **kwargs)
@@ -299,6 +298,8 @@ class Learner:
         state = self.full_state_dict()
         if self.rank != 0:
             return None
+        if self.cfg.learner.train_layers is not None:  # frozen tensors never change: actors have them
+            state = {k: v for k, v in state.items() if k in self.published_names}
         from golddiff.models import resolve_dtype
 
         dtype = resolve_dtype(self.cfg.model.dtype, self.device)
