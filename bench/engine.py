@@ -14,6 +14,8 @@ both sides in `--dtype` (default auto: bf16 where the CPU has it natively).
 - baseline: `model.generate` over static batches of the same size, in the same order, each run to the
   batch's longest output (left-padded prompts). Useful tokens = the ones requested, on both sides.
 
+The same functions run on a GPU in bf16 from `bench/gpu.py` (models shaped like Qwen2.5-0.5B and SmolLM2-135M).
+
 Run (2 CPU cores):
     .venv/bin/python bench/engine.py --quick     # 32 requests, batches of 16: a couple of minutes
     .venv/bin/python bench/engine.py             # 256 requests, batches of 64: ~10 min
@@ -36,8 +38,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from golddiff.engine import Engine, Request, SamplingParams  # noqa: E402
-from golddiff.models import ByteTokenizer, load_model, resolve_dtype, small_model, tiny_model  # noqa: E402
+from golddiff.config import torch_dtype  # noqa: E402
+from golddiff.engine import BuiltinEngine, Request, SamplingParams  # noqa: E402
+from golddiff.models import ByteTokenizer, load_model, small_model, tiny_model  # noqa: E402
 
 MODELS = {"tiny": tiny_model, "small": small_model}
 PRETRAINED = {"smollm2-135m": {"prompt": (120, 200), "p50": 48, "p99": 192, "vocab": (100, 40_000)}}
@@ -63,14 +66,25 @@ def make_workload(
 
 
 def perturbed(model: torch.nn.Module, scale: float = 1e-3) -> dict[str, torch.Tensor]:
-    """A second set of weights to swap in: every tensor of the state dict plus a little noise."""
-    gen = torch.Generator().manual_seed(1)
-    return {k: v + scale * torch.randn(v.shape, generator=gen) for k, v in model.state_dict().items()}
+    """A second set of weights to swap in: every tensor of the state dict plus a little noise (on the
+    model's device, in its dtype)."""
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(1)
+    return {
+        k: v + (scale * torch.randn(v.shape, generator=gen, device=device)).to(v.dtype)
+        for k, v in model.state_dict().items()
+    }
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so a wall-clock interval covers it (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_engine(model, tok, work, max_batch: int, update_every: int) -> dict:
     versions = [perturbed(model), {k: v.clone() for k, v in model.state_dict().items()}]
-    engine = Engine(model, tok, max_batch=max_batch, max_len=max(len(p) + n for p, n in work) + 1)
+    engine = BuiltinEngine(model, tok, max_batch=max_batch, max_len=max(len(p) + n for p, n in work) + 1)
     for prompt, n_new in work:
         engine.add_request(
             Request(prompt, SamplingParams(temperature=1.0, max_new_tokens=n_new, ignore_eos=True))
@@ -81,6 +95,7 @@ def run_engine(model, tok, work, max_batch: int, update_every: int) -> dict:
             engine.update_weights(versions[step // update_every % 2], version=step // update_every)
         useful += sum(len(c.token_ids) for c in engine.step())
         step += 1
+    synchronize(engine.device)
     seconds = time.perf_counter() - t0
     stats = engine.stats()
     assert useful == sum(n for _, n in work), "the engine must generate exactly the requested tokens"
@@ -99,14 +114,17 @@ def run_engine(model, tok, work, max_batch: int, update_every: int) -> dict:
 
 
 def run_hf(model, tok, work, batch: int) -> dict:
+    device = next(model.parameters()).device
     useful, t0 = 0, time.perf_counter()
     for i in range(0, len(work), batch):
         chunk = work[i : i + batch]
         width = max(len(p) for p, _ in chunk)
         ids = torch.tensor(
-            [[tok.pad_token_id] * (width - len(p)) + p for p, _ in chunk]
+            [[tok.pad_token_id] * (width - len(p)) + p for p, _ in chunk], device=device
         )  # (B, T) left-padded
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in chunk])  # (B, T)
+        mask = torch.tensor(
+            [[0] * (width - len(p)) + [1] * len(p) for p, _ in chunk], device=device
+        )  # (B, T)
         n_new = max(n for _, n in chunk)
         out = model.generate(
             input_ids=ids,
@@ -122,13 +140,14 @@ def run_hf(model, tok, work, batch: int) -> dict:
         )
         assert out.shape[1] == width + n_new
         useful += sum(n for _, n in chunk)
+    synchronize(device)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "tokens_per_s": useful / seconds}
 
 
 def bench_model(name: str, work, max_batch: int, update_every: int, dtype: str = "float32") -> dict:
     if name in PRETRAINED:
-        model, tok = load_model(name, dtype=resolve_dtype(dtype))
+        model, tok = load_model(name, dtype=torch_dtype(dtype))
     else:
         model, tok = MODELS[name](seed=0), ByteTokenizer()
     n_params = sum(p.numel() for p in model.parameters())

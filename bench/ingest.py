@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from golddiff.traces.claude_code_patch import structured_patch
+from golddiff.traces.claude_code.patch import structured_patch
 
 HERE = Path(__file__).resolve().parent
 REJECT = (

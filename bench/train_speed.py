@@ -28,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from golddiff.models import bf16_supported, load_model, train_top_layers  # noqa: E402
+from golddiff.config import bf16_native  # noqa: E402
+from golddiff.models import load_model, train_top_layers  # noqa: E402
 from golddiff.rl.messages import Group, Sample  # noqa: E402
 from golddiff.sft import Example, answer_loss, collate  # noqa: E402
 
@@ -135,7 +136,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    bf16 = bf16_supported("cpu")
+    bf16 = bf16_native("cpu")
     print(f"threads {a.threads}; CPU bf16 native: {bf16}")
     results: dict[str, dict] = {}
     if "sft" in a.only:

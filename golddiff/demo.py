@@ -26,10 +26,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from golddiff.config import Strict
 from golddiff.tasks import Task
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -39,8 +42,7 @@ DEMO_SYSTEM_PROMPT = (
 )
 
 
-@dataclass
-class DemoSettings:
+class DemoSettings(Strict):
     out: Path = Path("runs/demo")
     seed: int = 0
     bugs: int = 500  # stdlib bug-fix episodes to mine
@@ -50,7 +52,7 @@ class DemoSettings:
     max_len: int = 1024  # tokens of prompt + answer, everywhere
     # torch threads of the SFT stage (RL: one per process; eval: one). Two are ~1.9x faster on idle cores
     # and far slower on cores other work is using: pass 1 on a busy machine.
-    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    threads: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1))
     sft_steps: int = 160
     sft_lr: float = 3e-3
     sft_batch: int = 8
@@ -80,8 +82,8 @@ class DemoResult:
 
 def ingest_stage(s: DemoSettings, say: Callable[[str], None]) -> dict[str, int]:
     """Example logs + mined stdlib bugs → episodes.jsonl (rewritten)."""
-    from golddiff.traces.builder import IngestReport
     from golddiff.traces.ingest import ingest
+    from golddiff.traces.session import IngestReport
     from golddiff.traces.stdlib_bugs import Settings, mine
 
     out = s.out / "episodes.jsonl"
@@ -107,7 +109,7 @@ def compact_prompt(task: Task) -> Task:
 
 
 def fits(task: Task, tokenizer: Any, max_len: int) -> bool:
-    from golddiff.sft import answer_ids, prompt_ids
+    from golddiff.models import answer_ids, prompt_ids
 
     return (
         len(prompt_ids(tokenizer, task.prompt)) + len(answer_ids(tokenizer, task.gold[0].answer)) <= max_len
@@ -149,7 +151,7 @@ def tasks_stage(s: DemoSettings, say: Callable[[str], None]) -> dict[str, int]:
 
 
 def sft_stage(s: DemoSettings, train: list[Task]) -> dict[str, float]:
-    from golddiff.commands.sft import _train_with_progress
+    from golddiff.progress import train_sft_with_progress
     from golddiff.sft import SFTConfig
 
     config = SFTConfig(
@@ -162,7 +164,7 @@ def sft_stage(s: DemoSettings, train: list[Task]) -> dict[str, float]:
         threads=s.threads,
         autocast=s.sft_autocast,
     )
-    result = _train_with_progress(train, config, s.out / "sft", s.sft_steps, s.quiet)
+    result = train_sft_with_progress(train, config, s.out / "sft", s.sft_steps, s.quiet)
     return {
         "sft_first_loss": result.first_loss,
         "sft_last_loss": result.last_loss,
@@ -196,6 +198,7 @@ def rl_stage(s: DemoSettings) -> Path:
 
     import yaml
 
+    from golddiff.checks import train_hooks
     from golddiff.rl.config import load_train_config
     from golddiff.rl.trainer import train
 
@@ -205,15 +208,15 @@ def rl_stage(s: DemoSettings) -> Path:
         + yaml.safe_dump(rl_config(s), sort_keys=False)
     )
     shutil.rmtree(s.out / "rl", ignore_errors=True)
-    summary = train(load_train_config(path))
+    summary = train(load_train_config(path), hooks=train_hooks())
     if summary.last_checkpoint is None:
         raise RuntimeError(f"the RL run in {summary.run_dir} wrote no checkpoint")
     return Path(summary.last_checkpoint)
 
 
 def eval_stage(s: DemoSettings, model: Path, heldout: list[Task], name: str):
-    from golddiff.commands.eval import evaluate_with_progress
     from golddiff.evaluate import EvalSettings, write_eval
+    from golddiff.progress import evaluate_with_progress
 
     settings = EvalSettings(
         samples=s.eval_samples,
@@ -364,4 +367,4 @@ def demo_summary(
 
 
 def _settings_json(s: DemoSettings) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(s).items()}
+    return s.model_dump(mode="json")

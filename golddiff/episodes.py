@@ -19,7 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from golddiff.config import Strict
 
 SCHEMA_VERSION = 1
 
@@ -34,11 +36,7 @@ BaseConfidence = Literal["logged", "git", "reconstructed"]
 NEGATIVE_STATUSES: frozenset[str] = frozenset({"rejected", "failed", "superseded", "reverted", "not_in_gold"})
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Source(_Model):
+class Source(Strict):
     tool: str  # claude_code | codex | aider | swe_agent | openhands | git
     version: str | None = None  # the agent's version as logged
     path: str  # the log file (or repository) this came from
@@ -47,7 +45,7 @@ class Source(_Model):
     parser_version: str = "1"
 
 
-class RepoState(_Model):
+class RepoState(Strict):
     cwd: str | None = None
     branch: str | None = None
     base_commit: str | None = None
@@ -64,13 +62,13 @@ class RepoState(_Model):
         return self.file_confidence.get(path, self.base_state_confidence)
 
 
-class Feedback(_Model):
+class Feedback(Strict):
     kind: FeedbackKind
     text: str | None = None  # the user's own words, when they gave any
     call_id: str | None = None  # the tool call it answered, when it answered one
 
 
-class ToolCall(_Model):
+class ToolCall(Strict):
     call_id: str
     name: str
     input: dict | list | str | None = None
@@ -78,7 +76,7 @@ class ToolCall(_Model):
     is_error: bool = False
 
 
-class Edit(_Model):
+class Edit(Strict):
     edit_id: str
     path: str
     tool: str  # Edit | MultiEdit | Write | apply_patch | ...
@@ -91,13 +89,13 @@ class Edit(_Model):
     subagent: str | None = None  # id of the subagent that made it, if any
 
 
-class Step(_Model):
+class Step(Strict):
     kind: Literal["text", "thinking", "tool_call", "note"]  # note: a user-side record that is not a request
     text: str | None = None
     call: ToolCall | None = None
 
 
-class Turn(_Model):
+class Turn(Strict):
     index: int
     user: str | None = None
     user_kind: UserKind = "followup"
@@ -107,7 +105,7 @@ class Turn(_Model):
     feedback: list[Feedback] = Field(default_factory=list)
 
 
-class FinalState(_Model):
+class FinalState(Strict):
     diff: str  # the gold diff: unified, multi-file, from repo.base_files to files
     files: dict[str, str | None] = Field(default_factory=dict)  # path -> accepted content; None = deleted
     source: FinalSource = "last_state"
@@ -119,19 +117,19 @@ class FinalState(_Model):
     accepted: bool = True
 
 
-class Labels(_Model):
+class Labels(Strict):
     gold_edits: list[str] = Field(default_factory=list)
     negative_edits: list[str] = Field(default_factory=list)
 
 
-class Provenance(_Model):
+class Provenance(Strict):
     scrubber_version: str | None = None
     redactions: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     ingested_at: str | None = None
 
 
-class Episode(_Model):
+class Episode(Strict):
     schema_version: int = SCHEMA_VERSION
     episode_id: str
     source: Source

@@ -25,17 +25,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, files_diff, parse_answer
 from golddiff.reward import prepare, score, swerl_score
 from golddiff.tasks import Task
 
+if TYPE_CHECKING:
+    from golddiff.engine import Engine, Request
+
 METRICS = ("reward", "exact", "applied", "format_error", "swerl")
 
 
-@dataclass
-class EvalSettings:
+class EvalSettings(Strict):
     samples: int = 4  # answers per task
     temperature: float = 1.0
     max_new_tokens: int = 256
@@ -206,9 +209,8 @@ def evaluate(
     and score them. Tasks whose prompt leaves no room to answer within `max_len` are skipped (listed)."""
     import torch
 
-    from golddiff.engine import Request, SamplingParams
-    from golddiff.models import load_model
-    from golddiff.sft import prompt_ids
+    from golddiff.engine import BuiltinEngine, Request, SamplingParams
+    from golddiff.models import load_model, prompt_ids
 
     settings = settings or EvalSettings()
     t0 = time.perf_counter()
@@ -230,7 +232,12 @@ def evaluate(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        results = _generate(net, tokenizer, requests, by_id, settings, on_answer)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            engine = BuiltinEngine(
+                net, tokenizer, max_batch=settings.max_batch, max_len=settings.max_len, seed=settings.seed
+            )
+            results = _generate(engine, requests, by_id, settings.samples, on_answer)
     finally:
         torch.set_num_threads(threads)
     result = EvalResult(name, settings, results, skipped, time.perf_counter() - t0)
@@ -238,25 +245,18 @@ def evaluate(
     return result
 
 
-def _generate(net, tokenizer, requests, by_id, settings: EvalSettings, on_answer) -> list[TaskResult]:
-    """Run the requests through one engine; score each answer as it finishes; per-task results in order."""
-    import torch
-
-    from golddiff.engine import Engine
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(settings.seed)
-        engine = Engine(
-            net, tokenizer, max_batch=settings.max_batch, max_len=settings.max_len, seed=settings.seed
+def _generate(
+    engine: Engine, requests: list[Request], by_id: dict, samples: int, on_answer
+) -> list[TaskResult]:
+    """Run the requests through the engine; score each answer as it finishes; per-task results in order."""
+    total = len(requests) * samples
+    for done, c in enumerate(engine.generate(requests), 1):
+        task, target, answers = by_id[c.request_id]
+        answers.append(
+            (c.sample_index, score_answer(c.text, task, target, c.finish_reason, len(c.token_ids)))
         )
-        total = len(requests) * settings.samples
-        for done, c in enumerate(engine.generate(requests), 1):
-            task, target, answers = by_id[c.request_id]
-            answers.append(
-                (c.sample_index, score_answer(c.text, task, target, c.finish_reason, len(c.token_ids)))
-            )
-            if on_answer:
-                on_answer(done, total)
+        if on_answer:
+            on_answer(done, total)
     return [
         _task_result(task, [a for _, a in sorted(answers, key=lambda x: x[0])])
         for task, _, answers in by_id.values()
@@ -274,7 +274,7 @@ def write_eval(result: EvalResult, path: str | Path) -> None:
         for t in result.tasks:
             row = asdict(t) | {f"{m}_mean": t.mean(m) for m in METRICS} | {"model": result.model}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    meta = {"model": result.model, "settings": asdict(result.settings), "summary": result.summary}
+    meta = {"model": result.model, "settings": result.settings.model_dump(), "summary": result.summary}
     meta["skipped_too_long"] = result.skipped_too_long
     Path(str(path) + ".summary.json").write_text(json.dumps(meta, indent=2) + "\n")
 

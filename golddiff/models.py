@@ -1,7 +1,10 @@
 """Models and tokenizers: load a Hugging Face causal LM, or build the built-in tiny one.
 
-Two things live here:
+Three things live here:
 
+- `prompt_ids` and `answer_ids`: the one tokenization of a chat prompt (through the tokenizer's chat
+  template, ending with the assistant's turn) and of an answer (its ids, then EOS). SFT trains on
+  prompt + answer, RL and eval prompt the engine with the same prompt ids.
 - `ByteTokenizer`: 256 byte tokens plus a few special tokens (`<|bos|>`, `<|eos|>`, `<|pad|>` and the
   chat-role markers). It encodes any unicode text losslessly, has a chat template in the spirit of Hugging
   Face's `apply_chat_template`, and saves to / loads from a directory.
@@ -13,7 +16,8 @@ Two things live here:
   Qwen2/2.5/3, Mistral and GPT-2 families). `save_model` writes the Hugging Face format (config.json +
   model.safetensors + tokenizer files).
 
-Nothing here downloads anything unless you pass a hub id that is not in the local cache.
+Nothing here downloads anything unless you pass a hub id that is not in the local cache. torch and
+transformers are imported when a model is built or loaded, not with this module.
 
     python -c "from golddiff.models import load_model; m, t = load_model('tiny'); print(m.num_parameters())"
 """
@@ -24,10 +28,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
+from golddiff.config import torch_dtype
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import LlamaConfig, PreTrainedModel
 
 SPECIAL_TOKENS = (
     "<|bos|>",
@@ -41,6 +48,21 @@ SPECIAL_TOKENS = (
 )
 CHAT_ROLES = ("system", "user", "assistant", "tool")
 BYTE_TOKENIZER_FILE = "byte_tokenizer.json"
+
+
+def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
+    """The token ids of chat `messages` through the tokenizer's chat template, ending with the assistant's
+    turn: what SFT trains on before the answer, and what the engine is prompted with in RL and eval."""
+    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding (or a dict) instead of a list
+        ids = ids["input_ids"]
+    return [int(i) for i in ids]
+
+
+def answer_ids(tokenizer: Any, answer: str) -> list[int]:
+    """The answer's token ids followed by EOS (where the engine stops): the target SFT trains on."""
+    ids = tokenizer.encode(answer, add_special_tokens=False)
+    return [int(i) for i in ids] + [int(tokenizer.eos_token_id)]
 
 
 class ByteTokenizer:
@@ -135,6 +157,8 @@ class ByteTokenizer:
 
 
 def _byte_llama_config(**sizes: Any) -> LlamaConfig:
+    from transformers import LlamaConfig
+
     tok = ByteTokenizer()
     return LlamaConfig(
         vocab_size=tok.vocab_size,
@@ -172,6 +196,9 @@ def small_config() -> LlamaConfig:
 
 def build_model(config: Any, seed: int = 0) -> PreTrainedModel:
     """A randomly initialised causal LM for `config` (any HF config); the global RNG is left untouched."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config)
@@ -237,50 +264,26 @@ def save_model(model: PreTrainedModel, tokenizer: Any, path: str | Path) -> None
 
 
 def load_tokenizer(name_or_path: str | Path) -> Any:
-    if str(name_or_path) in BUILT_IN:
-        return ByteTokenizer()
-    if (Path(name_or_path) / BYTE_TOKENIZER_FILE).exists():
-        return ByteTokenizer.from_pretrained(name_or_path)
+    if str(name_or_path) in BUILT_IN or (Path(name_or_path) / BYTE_TOKENIZER_FILE).exists():
+        return (
+            ByteTokenizer() if str(name_or_path) in BUILT_IN else ByteTokenizer.from_pretrained(name_or_path)
+        )
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(model_source(name_or_path))
-
-
-def bf16_supported(device: str | torch.device = "cpu") -> bool:
-    """Whether `device` runs bf16 matmuls natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    if str(device).startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_dtype(dtype: torch.dtype | str, device: str | torch.device = "cpu") -> torch.dtype:
-    """A torch dtype from a name ("float32", "bfloat16", ...) or "auto": bf16 where `device` computes it
-    natively (checked at run time), else float32. On a CPU with AVX512-BF16 a bf16 matmul of SmolLM2's
-    shapes runs ~2x faster than fp32; without it, bf16 is emulated and slower, hence the check."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype == "auto":
-        return torch.bfloat16 if bf16_supported(device) else torch.float32
-    value = getattr(torch, dtype, None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}; expected auto, float32, bfloat16 or float16")
-    return value
-
-
-def _as_dtype(dtype: torch.dtype | str, device: str | torch.device = "cpu") -> torch.dtype:
-    return resolve_dtype(dtype, device)
 
 
 def load_model(
     name_or_path: str | Path = "tiny",
-    dtype: torch.dtype | str = torch.float32,
+    dtype: torch.dtype | str = "float32",
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
     """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), "smollm2-135m", a directory,
-    a .gguf file or a hub id."""
-    dtype = _as_dtype(dtype, device)
+    a .gguf file or a hub id. `dtype` "auto" is bf16 where `device` computes it natively, else fp32."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch_dtype(dtype, device)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)
         return model.to(device=device, dtype=dtype).eval(), ByteTokenizer()

@@ -1,7 +1,8 @@
 """Supervised warm start: teach a model the answer format on the training tasks' gold answers.
 
 Each example is the task's chat prompt (the model's chat template, generation prompt included) followed by
-the first gold answer and EOS; the loss is the mean cross-entropy over the answer tokens only (prompt and
+the first gold answer and EOS, tokenized by `golddiff.models.prompt_ids` / `answer_ids` (as RL and eval
+tokenize prompts); the loss is the mean cross-entropy over the answer tokens only (prompt and
 padding are masked). `answer_style="from_top"` writes the same gold change as one block per file whose
 SEARCH runs from the file's first line down to the last changed line: it gives the same files (so the same
 reward), and a small byte-level model learns to copy a block from a fixed start far sooner than it learns
@@ -23,22 +24,22 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from golddiff.config import Strict, bf16_native
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
-from golddiff.models import bf16_supported, load_model, save_model, train_top_layers
+from golddiff.models import answer_ids, load_model, prompt_ids, save_model, train_top_layers
 from golddiff.tasks import Task
 
 IGNORE = -100
 
 
-@dataclass
-class SFTConfig:
+class SFTConfig(Strict):
     model: str = "tiny"  # "smollm2-135m", "tiny", "small", a directory, a .gguf file or a hub id
     steps: int | None = None  # optimizer steps; None = `epochs` passes over the data
     epochs: float = 1.0
@@ -78,20 +79,6 @@ class SFTResult:
 
 
 # ------------------------------------------------------------------------------------------ data
-
-
-def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
-    """The chat template's token ids for `messages`, ready for the assistant's answer."""
-    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding
-        ids = ids["input_ids"]
-    return [int(i) for i in ids]
-
-
-def answer_ids(tokenizer: Any, answer: str) -> list[int]:
-    """The answer's ids followed by EOS (the engine stops there)."""
-    ids = tokenizer.encode(answer, add_special_tokens=False)
-    return [int(i) for i in ids] + [int(tokenizer.eos_token_id)]
 
 
 def answer_from_top(task: Task) -> str:
@@ -175,7 +162,7 @@ def collate(
 
 def autocast_dtype(config: SFTConfig) -> torch.dtype | None:
     """bf16 when asked for (or "auto" and supported), else None (plain fp32)."""
-    if config.autocast == "bf16" or (config.autocast == "auto" and bf16_supported(config.device)):
+    if config.autocast == "bf16" or (config.autocast == "auto" and bf16_native(config.device)):
         return torch.bfloat16
     return None
 
@@ -188,16 +175,19 @@ def answer_loss(
     autocast: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Mean next-token cross-entropy over the answer tokens. The model body runs under `autocast`; the LM
-    head runs in fp32 and only at answer positions (`golddiff.rl.loss.token_logprobs`, as in RL): with a
-    49k vocabulary, logits at every prompt position were a third of the step."""
-    from golddiff.rl.loss import token_logprobs
-
+    head runs in fp32 and only at answer positions (as the RL learner's `token_logprobs` does): with a 49k
+    vocabulary, logits at every prompt position were a third of the step."""
     device_type = "cuda" if ids.is_cuda else "cpu"
     targets = labels[:, 1:]  # (B, T-1): the token each position predicts
     where = targets != IGNORE  # (B, T-1) answer tokens
+    backbone = getattr(model, model.base_model_prefix)
     with torch.autocast(device_type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
-        logp = token_logprobs(model, ids[:, :-1], mask[:, :-1], targets, 1.0, where)  # (B, T-1)
-    return -logp[where].mean()
+        hidden = backbone(input_ids=ids[:, :-1], attention_mask=mask[:, :-1]).last_hidden_state  # (B, T-1, C)
+    head = model.get_output_embeddings()
+    h = hidden[where].float()  # (M, C)
+    bias = None if head.bias is None else head.bias.float()
+    logits = torch.nn.functional.linear(h, head.weight.float(), bias)  # (M, V)
+    return torch.nn.functional.cross_entropy(logits, targets[where])
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -285,7 +275,7 @@ def save_sft(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, tokenizer, out)
-    (out / "sft_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    (out / "sft_config.json").write_text(json.dumps(config.model_dump(), indent=2) + "\n")
     with open(out / "sft_metrics.jsonl", "w", encoding="utf-8") as f:
         for row in history:
             f.write(json.dumps(row) + "\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from golddiff.traces.claude_code_patch import structured_patch
+from golddiff.traces.claude_code.patch import structured_patch
 
 OUT = Path(__file__).resolve().parents[1] / "golddiff" / "examples"
 REJECT = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.traces import aider
-from golddiff.traces.builder import IngestReport, ReadOptions
+from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aider"
 

@@ -7,7 +7,7 @@ import pytest
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import read_episodes
-from golddiff.traces.builder import IngestReport, SessionBuilder
+from golddiff.traces.session import IngestReport, SessionBuilder
 
 
 def _builder(**kw) -> SessionBuilder:

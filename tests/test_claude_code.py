@@ -15,8 +15,8 @@ import pytest
 from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import Episode
 from golddiff.traces import claude_code
-from golddiff.traces.builder import IngestReport, ReadOptions
-from golddiff.traces.claude_code_text import classify_tool_result, split_wrappers
+from golddiff.traces.claude_code.text import classify_tool_result, split_wrappers
+from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude_code"
 REAL = Path(__file__).parents[2] / "shared/real_traces/claude_code_2.0.42_jssoundrecorder.jsonl"
@@ -376,6 +376,6 @@ def test_real_claude_code_2_0_42_session():
 def test_feedback_text_doctests():
     import doctest
 
-    from golddiff.traces import claude_code_text
+    from golddiff.traces.claude_code import text as claude_code_text
 
     assert doctest.testmod(claude_code_text).failed == 0

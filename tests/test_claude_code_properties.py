@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import Episode
 from golddiff.traces import claude_code
-from golddiff.traces.builder import IngestReport, ReadOptions
-from golddiff.traces.claude_code_patch import structured_patch
+from golddiff.traces.claude_code.patch import structured_patch
+from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude_code"
 

@@ -9,7 +9,7 @@ import pytest
 
 from golddiff.diffs import files_diff
 from golddiff.traces import codex
-from golddiff.traces.builder import IngestReport, ReadOptions
+from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "codex"
 CWD = "/home/dana/src/invoicer"

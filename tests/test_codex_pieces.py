@@ -1,5 +1,5 @@
 """Codex pieces on their own: tool outputs, apply_patch found in shell commands, whole-file reads, the
-partial-file model (`codex_files`), and property tests that random patch sequences are followed exactly.
+partial-file model (`golddiff.traces.codex.files`), and property tests that random patch sequences are followed exactly.
 
 The reader on whole rollout files is tested in test_codex.py.
 """
@@ -13,8 +13,8 @@ from test_codex import item, patch_call, read, write_rollout  # the rollout writ
 
 from golddiff.diffs import apply_patch
 from golddiff.diffs.apply_patch import PatchChunk, PatchOp
-from golddiff.traces.codex_files import FileStates
-from golddiff.traces.codex_records import (
+from golddiff.traces.codex.files import FileStates
+from golddiff.traces.codex.records import (
     ShellCommand,
     file_read,
     find_patch,

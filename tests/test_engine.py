@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import GPT2Config, MistralConfig, Qwen2Config, Qwen3Config
 
-from golddiff.engine import Engine, EngineThread, Request, SamplingParams
+from golddiff.engine import BuiltinEngine, Engine, EngineThread, Request, SamplingParams
 from golddiff.models import ByteTokenizer, build_model, save_model, tiny_model
 
 TOK = ByteTokenizer()
@@ -55,7 +55,7 @@ def run(engine: Engine, requests: list[Request]) -> dict:
 
 def test_greedy_matches_hf_generate_and_logprobs_match_forward(model):
     # fewer slots than requests (slots are reused); prompts packed into prefills of at most 64 tokens
-    engine = Engine(model, TOK, max_batch=3, max_len=128, prefill_tokens=64)
+    engine = BuiltinEngine(model, TOK, max_batch=3, max_len=128, prefill_tokens=64)
     requests = [Request(p, greedy(12 + 7 * i)) for i, p in enumerate(prompts(6))]
     done = run(engine, requests)
     for r in requests:
@@ -67,7 +67,7 @@ def test_greedy_matches_hf_generate_and_logprobs_match_forward(model):
 
 
 def test_sampled_logprobs_match_forward_at_temperature(model):
-    engine = Engine(model, TOK, max_batch=4, max_len=128, seed=1)
+    engine = BuiltinEngine(model, TOK, max_batch=4, max_len=128, seed=1)
     sampling = SamplingParams(temperature=0.7, max_new_tokens=30, ignore_eos=True, n=3)
     requests = [Request(p, sampling) for p in prompts(3)]
     done = run(engine, requests)
@@ -80,7 +80,10 @@ def test_sampled_logprobs_match_forward_at_temperature(model):
 def test_same_seed_same_samples_and_n_samples_differ(model):
     sampling = SamplingParams(temperature=1.0, max_new_tokens=20, ignore_eos=True, n=4)
     runs = [
-        run(Engine(model, TOK, max_batch=8, max_len=64, seed=7), [Request(prompts(1)[0], sampling, "r")])
+        run(
+            BuiltinEngine(model, TOK, max_batch=8, max_len=64, seed=7),
+            [Request(prompts(1)[0], sampling, "r")],
+        )
         for _ in "ab"
     ]
     assert sorted(runs[0]) == [("r", i) for i in range(4)]
@@ -97,8 +100,8 @@ def test_weight_update_mid_generation_stamps_only_later_tokens():
     model, reference = tiny_model(seed=0), tiny_model(seed=0)
     new_weights = perturbed(model)
     requests = [Request(p, greedy(20), f"r{i}") for i, p in enumerate(prompts(3))]
-    baseline = run(Engine(reference, TOK, max_batch=4, max_len=128), requests)
-    engine = Engine(model, TOK, max_batch=4, max_len=128)
+    baseline = run(BuiltinEngine(reference, TOK, max_batch=4, max_len=128), requests)
+    engine = BuiltinEngine(model, TOK, max_batch=4, max_len=128)
     for r in requests:
         engine.add_request(r)
     done = {}
@@ -117,7 +120,7 @@ def test_weight_update_mid_generation_stamps_only_later_tokens():
 
 def test_recompute_kv_gives_the_new_models_logprobs_after_the_update():
     model, new_model = tiny_model(seed=0), tiny_model(seed=5)
-    engine = Engine(model, TOK, max_batch=4, max_len=128, recompute_kv=True)
+    engine = BuiltinEngine(model, TOK, max_batch=4, max_len=128, recompute_kv=True)
     prompt = prompts(1)[0]
     engine.add_request(Request(prompt, SamplingParams(temperature=1.0, max_new_tokens=16, ignore_eos=True)))
     for _ in range(6):
@@ -133,7 +136,7 @@ def test_recompute_kv_gives_the_new_models_logprobs_after_the_update():
 def test_update_weights_from_another_thread_and_from_safetensors(tmp_path, model):
     other = tiny_model(seed=9)
     save_model(other, TOK, tmp_path)
-    engine = Engine(tiny_model(seed=0), TOK, max_batch=2, max_len=200)
+    engine = BuiltinEngine(tiny_model(seed=0), TOK, max_batch=2, max_len=200)
     thread = threading.Thread(target=engine.update_weights, args=(tmp_path, 2))
     thread.start()
     thread.join()
@@ -146,7 +149,7 @@ def test_update_weights_from_another_thread_and_from_safetensors(tmp_path, model
 
 
 def test_freed_slot_is_reused_while_a_long_sequence_runs(model):
-    engine = Engine(model, TOK, max_batch=2, max_len=128)
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=128)
     long = Request(prompts(1)[0], greedy(60), "long")
     shorts = [Request(p, greedy(5), f"short{i}") for i, p in enumerate(prompts(4))]
     order = [c.request_id for c in engine.generate([long, *shorts])]
@@ -157,7 +160,7 @@ def test_freed_slot_is_reused_while_a_long_sequence_runs(model):
 
 
 def test_compaction_moves_a_late_long_sequence_down_and_stays_exact(model):
-    engine = Engine(model, TOK, max_batch=8, max_len=128)
+    engine = BuiltinEngine(model, TOK, max_batch=8, max_len=128)
     requests = [Request(p, greedy(30 if i == 7 else 3)) for i, p in enumerate(prompts(8))]
     done = run(engine, requests)
     assert engine.stats()["compactions"] >= 1
@@ -172,15 +175,15 @@ def test_compaction_moves_a_late_long_sequence_down_and_stays_exact(model):
 def test_bf16_model_updates_its_fp32_head_copy():
     model, other = tiny_model(seed=0).to(torch.bfloat16), tiny_model(seed=4).to(torch.bfloat16)
     prompt = prompts(1)[0]
-    (expected,) = Engine(other, TOK, max_batch=2, max_len=64).generate([Request(prompt, greedy(10))])
-    engine = Engine(model, TOK, max_batch=2, max_len=64)
+    (expected,) = BuiltinEngine(other, TOK, max_batch=2, max_len=64).generate([Request(prompt, greedy(10))])
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=64)
     engine.update_weights(other.state_dict(), version=1)
     (c,) = engine.generate([Request(prompt, greedy(10))])
     assert c.token_ids == expected.token_ids and c.logprobs == expected.logprobs
 
 
 def test_max_new_tokens_and_max_len_cap(model):
-    engine = Engine(model, TOK, max_batch=2, max_len=40)
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=40)
     prompt = prompts(1)[0]  # 28 tokens
     capped, short = list(
         engine.generate([Request(prompt, greedy(100), "capped"), Request(prompt, greedy(3), "s")])
@@ -194,7 +197,7 @@ def test_max_new_tokens_and_max_len_cap(model):
 def test_stop_token_ids_and_stop_strings(model):
     prompt = prompts(1)[0]
     full = hf_greedy(model, prompt, 40)
-    engine = Engine(model, TOK, max_batch=4, max_len=128)
+    engine = BuiltinEngine(model, TOK, max_batch=4, max_len=128)
     (by_token,) = engine.generate([Request(prompt, greedy(40, stop_token_ids=(full[6],)))])
     cut = full.index(full[6]) + 1
     assert (
@@ -219,7 +222,7 @@ def test_eos_stops_unless_ignored(model):
     first = hf_greedy(model, prompt, 1)[0]
     tok = ByteTokenizer()
     tok.eos_token_id = first  # pretend the model's favourite token is EOS
-    engine = Engine(model, tok, max_batch=2, max_len=64)
+    engine = BuiltinEngine(model, tok, max_batch=2, max_len=64)
     plain = SamplingParams(temperature=0.0, max_new_tokens=5)
     stopped, ignored = engine.generate([Request(prompt, plain, "a"), Request(prompt, greedy(5), "b")])
     assert stopped.token_ids == [first] and (stopped.finish_reason, stopped.stop_reason) == ("stop", first)
@@ -227,7 +230,7 @@ def test_eos_stops_unless_ignored(model):
 
 
 def test_top_k_one_is_greedy_with_logprob_zero(model):
-    engine = Engine(model, TOK, max_batch=2, max_len=64)
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=64)
     prompt = prompts(1)[0]
     (c,) = engine.generate(
         [Request(prompt, SamplingParams(temperature=1.0, top_k=1, max_new_tokens=8, ignore_eos=True))]
@@ -250,7 +253,7 @@ def nucleus_logprobs(model, prompt: list[int], tokens: list[int], top_p: float) 
 
 
 def test_top_p_logprobs_are_under_the_renormalised_nucleus(model):
-    engine = Engine(model, TOK, max_batch=2, max_len=64, seed=3)
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=64, seed=3)
     prompt = prompts(1)[0]
     (c,) = engine.generate([Request(prompt, SamplingParams(top_p=0.3, max_new_tokens=12, ignore_eos=True))])
     expected = nucleus_logprobs(model, prompt, c.token_ids, 0.3)
@@ -260,7 +263,7 @@ def test_top_p_logprobs_are_under_the_renormalised_nucleus(model):
 @pytest.mark.parametrize("family", sorted(CONFIGS))
 def test_other_architectures_match_hf(family):
     model = build_model(CONFIGS[family](), seed=0)
-    engine = Engine(model, TOK, max_batch=2, max_len=96)
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=96)
     requests = [Request(p, greedy(24)) for p in prompts(3)]
     done = run(engine, requests)
     for r in requests:
@@ -271,7 +274,7 @@ def test_other_architectures_match_hf(family):
 
 
 def test_stats_report_throughput_occupancy_and_updates(model):
-    engine = Engine(model, TOK, max_batch=4, max_len=64)
+    engine = BuiltinEngine(model, TOK, max_batch=4, max_len=64)
     engine.update_weights(model.state_dict(), version=5)
     list(engine.generate([Request(p, greedy(10)) for p in prompts(4)]))
     s = engine.stats()
@@ -283,7 +286,7 @@ def test_stats_report_throughput_occupancy_and_updates(model):
 def test_engine_thread_takes_requests_and_weights_while_running(model):
     prompt = prompts(1)[0]
     other = tiny_model(seed=6)
-    with EngineThread(Engine(tiny_model(seed=0), TOK, max_batch=2, max_len=128)) as worker:
+    with EngineThread(BuiltinEngine(tiny_model(seed=0), TOK, max_batch=2, max_len=128)) as worker:
         worker.add_request(Request(prompt, greedy(5), "first"))
         first = worker.get(timeout=30)
         worker.update_weights(other.state_dict(), version=1)
@@ -298,7 +301,7 @@ def test_engine_thread_takes_requests_and_weights_while_running(model):
 
 
 def test_engine_thread_reraises_engine_errors():
-    with EngineThread(Engine(tiny_model(seed=0), TOK, max_batch=2, max_len=64)) as worker:
+    with EngineThread(BuiltinEngine(tiny_model(seed=0), TOK, max_batch=2, max_len=64)) as worker:
         worker.update_weights({"no_such_weight": torch.zeros(1)}, version=1)
         with pytest.raises(RuntimeError, match="engine thread failed"):
             worker.get(timeout=30)
@@ -322,3 +325,21 @@ def test_sampler_draws_each_token_with_its_probability_and_never_a_filtered_one(
     torch.testing.assert_close(logprobs, p.log()[tokens], atol=1e-5, rtol=0)
     k_tokens, _ = sample(rows[:20_000], torch.ones(20_000), torch.full((20_000,), 3), torch.ones(20_000), gen)
     assert set(k_tokens.tolist()) == {0, 1, 7}  # the three best
+
+
+def test_the_builtin_engine_is_the_protocols_engine_with_the_same_signatures(model):
+    import inspect
+
+    from golddiff.engine import StepEngine
+
+    engine = BuiltinEngine(model, TOK, max_batch=2, max_len=64)
+    assert isinstance(engine, Engine) and isinstance(engine, StepEngine)
+    for name in ("generate", "update_weights", "stats", "has_work", "step"):
+        protocol = inspect.signature(getattr(StepEngine, name))
+        assert inspect.signature(getattr(BuiltinEngine, name)) == protocol, name
+    # add_request also takes bare prompt ids (+ sampling, request_id, metadata); a Request is what the
+    # protocol promises
+    params = inspect.signature(BuiltinEngine.add_request).parameters
+    assert list(params)[:2] == ["self", "request"] and all(
+        p.default is not inspect.Parameter.empty for p in list(params.values())[2:]
+    )

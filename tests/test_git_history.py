@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from golddiff.diffs import apply_unified_diff
-from golddiff.traces.builder import IngestReport
-from golddiff.traces.git_history import GitError, read_repo
+from golddiff.traces.git.history import GitError, read_repo
+from golddiff.traces.session import IngestReport
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from golddiff.diffs import apply_unified_diff
-from golddiff.traces.builder import IngestReport, SessionBuilder
-from golddiff.traces.gitlink import GitLinker
-from golddiff.traces.gitrepo import GitError, GitRepo
+from golddiff.traces.git.link import GitLinker
+from golddiff.traces.git.repo import GitError, GitRepo
+from golddiff.traces.session import IngestReport, SessionBuilder
 
 
 def git(repo: Path, *args: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from golddiff.diffs import apply_unified_diff
 from golddiff.traces import openhands
-from golddiff.traces.builder import IngestReport, ReadOptions
+from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openhands"
 REAL = Path(__file__).parents[2] / "shared/real_traces/openhands_basic_gui_mode.json"

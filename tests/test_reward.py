@@ -1,4 +1,4 @@
-"""The gold-diff reward (DESIGN.md "Reward") and the SWE-RL reference reward."""
+"""The gold-diff reward (docs/architecture.md, "The reward") and the SWE-RL reference reward."""
 
 import random
 import time
@@ -229,8 +229,8 @@ def test_swerl_no_change_either_side_is_one_and_malformed_is_minus_one():
 def test_counting_shared_texts_without_cutting_them_matches_the_direct_count(base, gold, pred, neg):
     from collections import Counter
 
-    from golddiff.reward import _compare, _files_blocks, prepare
-    from golddiff.reward_units import collapse, location_units, ngrams, overlap
+    from golddiff.reward.gold_diff import _compare, _files_blocks, prepare
+    from golddiff.reward.units import collapse, location_units, ngrams, overlap
 
     if base == gold:
         gold += "extra = 1\n"
@@ -264,8 +264,9 @@ def test_docstring_examples_run():
     import doctest
 
     import golddiff.diffs.search_replace
-    import golddiff.reward
+    import golddiff.reward.gold_diff
+    import golddiff.reward.swerl
 
-    for module in (golddiff.reward, golddiff.diffs.search_replace):
+    for module in (golddiff.reward.gold_diff, golddiff.reward.swerl, golddiff.diffs.search_replace):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0

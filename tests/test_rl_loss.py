@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from golddiff.engine import Engine, Request, SamplingParams
+from golddiff.engine import BuiltinEngine, Request, SamplingParams
 from golddiff.models import ByteTokenizer, tiny_model
 from golddiff.rl.batch import Row, build_batch
 from golddiff.rl.loss import (
@@ -132,7 +132,7 @@ def test_learner_logprobs_match_the_engines_sampling_logprobs(temperature):
     """Same model, same temperature: the training forward (fp32 head) reproduces the sampler's logprobs
     column by column through build_batch's alignment, so on-policy ESS is 1 and mismatch KL ~0."""
     tok, model = ByteTokenizer(), tiny_model(seed=1)
-    engine = Engine(model, tok, max_batch=8, max_len=96)
+    engine = BuiltinEngine(model, tok, max_batch=8, max_len=96)
     prompts = [tok.encode("Write 9 letters."), tok.encode("hi")]
     params = SamplingParams(temperature=temperature, max_new_tokens=20, n=2, ignore_eos=True)
     done = list(engine.generate([Request(p, params) for p in prompts]))

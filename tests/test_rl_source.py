@@ -9,7 +9,8 @@ from golddiff.config import ConfigError, parse_overrides, split_override_args
 from golddiff.models import ByteTokenizer
 from golddiff.rl.checkpoint import COMPLETE, complete_checkpoints, latest_checkpoint, write_checkpoint
 from golddiff.rl.config import DataSection, SyntheticSection, TrainConfig, load_train_config
-from golddiff.rl.data import PromptOrder, TaskDataset
+from golddiff.rl.data import PromptOrder
+from golddiff.rl.dataset import TaskDataset
 from golddiff.rl.ledger import Ledger, consumed_positions, read_ledger
 from golddiff.rl.messages import WeightsMessage
 from golddiff.rl.metrics import keep_rows_until, length_stats
@@ -136,7 +137,9 @@ def test_config_overrides_coerce_types_and_unknown_keys_list_valid_ones(tmp_path
     }
     cfg = load_train_config("configs/test-tiny.yaml", ["--rl.group_size=6", "--mode=sync"])
     assert cfg.rl.group_size == 6 and cfg.max_lag == 0 and cfg.queue_groups == cfg.rl.prompts_per_step
-    with pytest.raises(ConfigError, match=r"unknown key 'actors.gpus'; valid keys here: count, max_batch"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'actors.gpus'; valid keys here: actors.count, actors.max_batch"
+    ):
         load_train_config("configs/test-tiny.yaml", ["--actors.gpus=1"])
     with pytest.raises(ConfigError, match="exactly one of data.tasks"):
         load_train_config("configs/test-tiny.yaml", ["--data.tasks=x.parquet"])

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-from golddiff.sim_calibrate import calibrate, fit_lengths, read_run
-from golddiff.sim_config import load_config
-from golddiff.sim_report import step_metrics
-from golddiff.simulate import Simulation
+from golddiff.sim.calibrate import calibrate, fit_lengths, read_run
+from golddiff.sim.config import load_sim_config
+from golddiff.sim.report import step_metrics
+from golddiff.sim.simulate import Simulation
 
 STEPS, PROMPT, GROUP = 40, 20, 8
 TRUE = {"a": 0.002, "b": 0.0004, "rate": 2000.0, "overhead": 0.2, "broadcast": 0.05}
@@ -28,7 +28,7 @@ def train_run_dir(
 ) -> Path:
     """A run with the TRUE components, simulated, then written as `golddiff train` would (`kept` samples
     per step in rollouts.jsonl)."""
-    cfg = load_config(None, [
+    cfg = load_sim_config(None, [
         f"steps={STEPS}", f"seed={seed}", f"cluster.gen_gpus={actors}", "cluster.train_gpus=1",
         "sync.colocated=false", "engine.max_active_seqs=128", f"engine.step_base_s={TRUE['a']}",
         f"engine.step_per_seq_s={TRUE['b']}", "engine.step_per_ctx_token_s=0", "engine.prefill_per_token_s=0",

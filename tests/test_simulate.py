@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from golddiff.config import split_override_args
-from golddiff.sim_calibrate import calibrate
-from golddiff.sim_config import LengthSampler, load_config, parse_overrides
-from golddiff.sim_report import step_metrics, summary, write_run_dir
-from golddiff.simulate import Simulation, simulate
+from golddiff.config import parse_overrides, split_override_args
+from golddiff.sim.calibrate import calibrate
+from golddiff.sim.config import LengthSampler, load_sim_config
+from golddiff.sim.report import step_metrics, summary, write_run_dir
+from golddiff.sim.simulate import Simulation, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
@@ -26,7 +26,7 @@ SMALL = [
 
 
 def small(*extra: str):
-    return load_config(None, SMALL + list(extra))
+    return load_sim_config(None, SMALL + list(extra))
 
 
 def test_bound_zero_pipeline_is_on_policy():
@@ -81,7 +81,7 @@ def test_deterministic_for_a_seed():
 
 
 def test_paper_config_gives_about_2x():
-    cfg = load_config(ROOT / "configs" / "simulate-pipelinerl-7b-128xh100.yaml", ["steps=12"])
+    cfg = load_sim_config(ROOT / "configs" / "simulate-pipelinerl-7b-128xh100.yaml", ["steps=12"])
     assert cfg.cluster.gen_gpus + cfg.cluster.train_gpus == 128
     results = simulate(cfg, ["sync", "pipeline"])
     ratio = results["sync"].wall_s / results["pipeline"].wall_s
@@ -91,12 +91,12 @@ def test_paper_config_gives_about_2x():
 
 def test_config_errors_name_the_valid_keys(tmp_path):
     with pytest.raises(ValueError, match=r"unknown key 'rl.bogus'; valid keys here: rl.samples_per_step"):
-        load_config(None, ["--rl.bogus=1"])
+        load_sim_config(None, ["--rl.bogus=1"])
     (tmp_path / "c.yaml").write_text("engin:\n  max_active_seqs: 4\n")
     with pytest.raises(ValueError, match=r"c.yaml: unknown key 'engin'.*engine"):
-        load_config(tmp_path / "c.yaml")
+        load_sim_config(tmp_path / "c.yaml")
     with pytest.raises(ValueError, match="multiple of group_size"):
-        load_config(None, ["rl.samples_per_step=10", "rl.group_size=4"])
+        load_sim_config(None, ["rl.samples_per_step=10", "rl.group_size=4"])
     assert parse_overrides(["--modes=[sync,pipeline]", "--a.b=2.5"]) == {
         "modes": ["sync", "pipeline"],
         "a": {"b": 2.5},
@@ -110,19 +110,23 @@ def test_config_errors_name_the_valid_keys(tmp_path):
 def test_empirical_lengths(tmp_path):
     rollouts = tmp_path / "rollouts.jsonl"
     rollouts.write_text("\n".join(json.dumps({"completion_ids": list(range(n))}) for n in (10, 20, 5000)))
-    cfg = load_config(None, ["lengths.kind=empirical", f"lengths.path={rollouts}", "lengths.max_tokens=100"])
+    cfg = load_sim_config(
+        None, ["lengths.kind=empirical", f"lengths.path={rollouts}", "lengths.max_tokens=100"]
+    )
     import random
 
     sampler = LengthSampler(cfg.lengths, random.Random(0))
     assert {sampler.sample() for _ in range(200)} == {10, 20, 100}
     metrics = tmp_path / "metrics.jsonl"
     metrics.write_text(json.dumps({"step": 1, "gen/len_p50": 300, "gen/len_p99": 300.5}) + "\n")
-    cfg = load_config(None, ["lengths.kind=empirical", f"lengths.path={metrics}"])
+    cfg = load_sim_config(None, ["lengths.kind=empirical", f"lengths.path={metrics}"])
     assert 290 < LengthSampler(cfg.lengths, random.Random(0)).sample() < 310
     (tmp_path / "empty.jsonl").write_text('{"step": 1}\n')
     with pytest.raises(ValueError, match="no output lengths"):
         LengthSampler(
-            load_config(None, ["lengths.kind=empirical", f"lengths.path={tmp_path / 'empty.jsonl'}"]).lengths,
+            load_sim_config(
+                None, ["lengths.kind=empirical", f"lengths.path={tmp_path / 'empty.jsonl'}"]
+            ).lengths,
             random.Random(0),
         )
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from golddiff.diffs import apply_unified_diff
-from golddiff.traces import swe_agent, swe_agent_lines
-from golddiff.traces.builder import IngestReport, ReadOptions
+from golddiff.traces import swe_agent
+from golddiff.traces.session import IngestReport, ReadOptions
+from golddiff.traces.swe_agent import lines as swe_agent_lines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "swe_agent"
 PYDICOM = Path(__file__).parents[2] / "shared/real_traces/swe_agent_pydicom-1458.traj"

@@ -25,7 +25,7 @@ from golddiff.tasks import (
     task_from_episode,
     write_tasks_parquet,
 )
-from golddiff.traces.builder import IngestReport, SessionBuilder
+from golddiff.traces.session import IngestReport, SessionBuilder
 
 CALC = "import math\n\n\ndef area(r):\n    return 3.14 * r * r\n\n\ndef main():\n    print(area(2))\n"
 

@@ -3,9 +3,10 @@
     golddiff doctor --tiny                         # every check on the built-in tiny model, CPU, fp32
     golddiff doctor --model runs/x/checkpoints/step_50 --config configs/qwen-1.5b.yaml --dtype bf16 --device cuda
 
-    from golddiff.checks import preflight, run_checks, DriftMonitor
+    from golddiff.checks import preflight, run_checks, train_hooks, DriftMonitor
     results = preflight(model, tokenizer, cfg)     # the cheap checks; raises CheckFailed on a failure
     warnings = DriftMonitor().update(step, metrics_row)
+    train(cfg, hooks=train_hooks())                # golddiff.rl.trainer.train with both guards plugged in
 
 The checks (each a function returning a `CheckResult`: status pass/warn/fail, figures, thresholds, message,
 advice), one module each:
@@ -38,6 +39,7 @@ __all__ = [
     "Status",
     "preflight",
     "run_checks",
+    "train_hooks",
     "worst",
 ]
 
@@ -111,13 +113,13 @@ def run_checks(
     """Run the checks in `only` on `model` (the learner's weights, normally fp32) for `config` (a
     TrainConfig). Dtypes default to the config's: `model.dtype` for the engine, `model.learner_dtype` for the
     learner's compute; a check's figures are what the run would see with them."""
-    from golddiff.checks.common import as_dtype
+    from golddiff.config import torch_dtype
 
     unknown = [name for name in only if name not in CHECKS]
     if unknown:
         raise ValueError(f"unknown check(s) {', '.join(unknown)}; expected some of {', '.join(CHECKS)}")
-    engine_dtype = as_dtype(engine_dtype or config.model.dtype)
-    learner_dtype = as_dtype(learner_dtype or config.model.learner_dtype)
+    engine_dtype = torch_dtype(engine_dtype or config.model.dtype)
+    learner_dtype = torch_dtype(learner_dtype or config.model.learner_dtype)
     run = _Run(model, tokenizer, config, engine_dtype, learner_dtype, quick, seed)
     return [getattr(run, name)() for name in only]
 
@@ -134,3 +136,11 @@ def preflight(model: Any, tokenizer: Any, config: Any, raise_on_fail: bool = Tru
     if raise_on_fail and any(r.failed for r in results):
         raise CheckFailed(results)
     return results
+
+
+def train_hooks(on_step: Any = None) -> Any:
+    """The guards `golddiff train` (and the demo) run with, as `golddiff.rl.trainer.Hooks`: `preflight`
+    on the learner's model before step 1 (when `run.preflight`) and a `DriftMonitor` on every step."""
+    from golddiff.rl.trainer import Hooks
+
+    return Hooks(on_step=on_step, preflight=preflight, monitors=[DriftMonitor()])

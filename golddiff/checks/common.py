@@ -1,5 +1,6 @@
-"""Torch helpers the checks share: dtype names and epsilons, a same-weights copy of a model in another
-dtype, autocast as the learner uses it, and running a model in eval mode without gradients.
+"""Torch helpers the checks share: short dtype names for messages ("bf16") and epsilons, a same-weights copy
+of a model in another dtype, autocast as the learner uses it, and running a model in eval mode without
+gradients. Dtype names are parsed by `golddiff.config.parse_dtype` / `torch_dtype`, not here.
 """
 
 from __future__ import annotations
@@ -10,29 +11,6 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
-
-DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-}
-
-
-def as_dtype(dtype: torch.dtype | str) -> torch.dtype:
-    """torch dtype from "fp32" / "bf16" / "fp16" / "bfloat16" / ..., "auto" (bf16 where the CPU or GPU in
-    use computes it natively, else fp32), or a torch dtype."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype == "auto":
-        from golddiff.models import resolve_dtype
-
-        return resolve_dtype("auto", "cuda" if torch.cuda.is_available() else "cpu")
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
 
 
 def dtype_name(dtype: torch.dtype) -> str:

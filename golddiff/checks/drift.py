@@ -39,7 +39,7 @@ def sample_rows(
     model: nn.Module, tokenizer: Any, temperature: float, samples: int, max_new_tokens: int, seed: int
 ) -> list[Row]:
     """Sample `samples` answers per built-in prompt with the engine; one Row per answer."""
-    from golddiff.engine import Engine, Request, SamplingParams
+    from golddiff.engine import BuiltinEngine, Engine, Request, SamplingParams
 
     prompts = [list(tokenizer.encode(text)) for text in PROMPTS]
     max_len = max(len(p) for p in prompts) + max_new_tokens + 1
@@ -47,7 +47,9 @@ def sample_rows(
         temperature=temperature, max_new_tokens=max_new_tokens, n=samples, ignore_eos=True
     )
     with evaluating(model):
-        engine = Engine(model, tokenizer, max_batch=len(prompts) * samples, max_len=max_len, seed=seed)
+        engine: Engine = BuiltinEngine(
+            model, tokenizer, max_batch=len(prompts) * samples, max_len=max_len, seed=seed
+        )
         done = list(engine.generate([Request(p, params) for p in prompts]))
     return [Row(c.prompt_ids, c.token_ids, c.logprobs, c.weight_versions, 1.0) for c in done]
 

@@ -14,17 +14,21 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
 from statistics import median
+
+from pydantic import ConfigDict
+
+from golddiff.config import Strict
 
 logger = logging.getLogger("golddiff.checks")
 
 KL_KEY, ESS_KEY, LAG_KEY = "off_policy/mismatch_kl", "off_policy/ess", "off_policy/lag_max"
 
 
-@dataclass(frozen=True)
-class DriftThresholds:
+class DriftThresholds(Strict):
     """When a step's off-policy figures deserve a warning."""
+
+    model_config = ConfigDict(frozen=True)
 
     max_mismatch_kl: float = 5e-2  # k3 KL(sampler ‖ learner) per token, lag included
     max_on_policy_kl: float = 1e-3  # … when every token is fresh (lag_max 0): only numerics can explain it
@@ -37,7 +41,10 @@ class DriftThresholds:
 
 
 class DriftMonitor:
-    """`update(step, metrics)` returns the warnings for that step (and keeps them in `warnings`)."""
+    """`update(step, metrics)` returns the warnings for that step (and keeps them in `warnings`); a
+    `golddiff.rl.trainer.StepMonitor`."""
+
+    label = "drift"
 
     def __init__(self, thresholds: DriftThresholds | None = None) -> None:
         self.thresholds = thresholds or DriftThresholds()

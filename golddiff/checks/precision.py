@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from golddiff.checks.common import as_dtype, dtype_name, param_dtype
+from golddiff.checks.common import dtype_name, param_dtype
 from golddiff.checks.result import CheckResult, fmt, worst
+from golddiff.config import torch_dtype
 from golddiff.rl.loss import policy_loss
 
 # relative error allowed per reduction: 0.1% on gradient sums (an error that size in every step's update is
@@ -67,7 +68,7 @@ def step_shape(config) -> StepShape:
 
 def reduction_plan(model: nn.Module, config) -> ReductionPlan:
     """The dtypes the learner would use with `model` (its master weights) and `config`."""
-    compute = as_dtype(config.model.learner_dtype)
+    compute = torch_dtype(config.model.learner_dtype, "cuda" if torch.cuda.is_available() else "cpu")
     new = torch.zeros(1, 4, dtype=compute)  # what the fp32 head returns is fp32; a bf16 one would be bf16
     old, mask = torch.zeros(1, 4), torch.ones(1, 4, dtype=torch.bool)
     loss, _ = policy_loss(new, old, torch.ones(1, 4), mask, normaliser=1.0)

@@ -12,10 +12,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
-
-HELP = "the whole pipeline on the built-in tiny model: logs -> tasks -> SFT -> RL -> report"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,14 +43,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "eval_max_new_tokens": "eval answer length cap",
         "seed": "seed of mining, split, SFT, RL and sampling",
     }
-    for f in fields(DemoSettings):
-        if f.name in helps:
-            flag = "--" + f.name.replace("_", "-")
+    for name in DemoSettings.model_fields:
+        if name in helps:
+            flag = "--" + name.replace("_", "-")
             budgets.add_argument(
                 flag,
-                type=type(getattr(d, f.name)),
-                default=getattr(d, f.name),
-                help=f"{helps[f.name]} (default {getattr(d, f.name)})",
+                type=type(getattr(d, name)),
+                default=getattr(d, name),
+                help=f"{helps[name]} (default {getattr(d, name)})",
             )
     p.add_argument("--no-rl", action="store_true", help="skip the RL stage (SFT and its evaluation only)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, just the JSON line")
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from golddiff.demo import DemoSettings, run_demo
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading/saving
-    values = {f.name: getattr(args, f.name) for f in fields(DemoSettings) if hasattr(args, f.name)}
+    values = {name: getattr(args, name) for name in DemoSettings.model_fields if hasattr(args, name)}
     settings = DemoSettings(**values | {"rl": not args.no_rl, "quiet": args.quiet})
     try:
         result = run_demo(settings)

@@ -19,8 +19,6 @@ import sys
 from golddiff.checks import CHECKS  # no torch until a check runs
 from golddiff.config import accept_overrides
 
-HELP = "check a model and config for the failures that silently ruin runs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
@@ -75,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"golddiff doctor: {e}", file=sys.stderr)
         return 2
     from golddiff.checks import run_checks, worst
-    from golddiff.checks.common import as_dtype, dtype_name
+    from golddiff.checks.common import dtype_name
     from golddiff.checks.report import render_table, results_json
+    from golddiff.config import torch_dtype
 
-    engine_dtype = dtype_name(as_dtype(args.dtype or cfg.model.dtype))
-    learner_dtype = dtype_name(as_dtype(args.dtype or cfg.model.learner_dtype))
+    engine_dtype = dtype_name(torch_dtype(args.dtype or cfg.model.dtype))
+    learner_dtype = dtype_name(torch_dtype(args.dtype or cfg.model.learner_dtype))
     dtypes = {"engine_dtype": engine_dtype, "learner_dtype": learner_dtype}
     results = run_checks(model, tokenizer, cfg, only=only, seed=args.seed, **dtypes)
     if not args.json:

@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-HELP = "write episodes as ATIF trajectories, chat messages or preference pairs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=["atif", "messages", "pairs"], help="what to write")
@@ -17,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from golddiff.episodes import read_episodes
-    from golddiff.export import to_atif, to_messages
+    from golddiff.tasks.export import to_atif, to_messages
 
     n = skipped = 0
     try:
@@ -40,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pairs(ep) -> list[dict]:
-    from golddiff.tasks import pairs_from_episode
+    from golddiff.tasks.export import pairs_from_episode
 
     return pairs_from_episode(ep)

@@ -7,8 +7,6 @@ import json
 import os
 import sys
 
-HELP = "read coding-agent session logs into episodes.jsonl"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -40,10 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from golddiff.traces.builder import IngestReport, ReadOptions
     from golddiff.traces.detect import READERS
-    from golddiff.traces.gitrepo import GitError
+    from golddiff.traces.git.repo import GitError
     from golddiff.traces.ingest import DEFAULT_PATHS, ingest, stats_summary
+    from golddiff.traces.session import IngestReport, ReadOptions
 
     if args.fmt and args.fmt not in READERS:
         print(
@@ -82,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _git_episodes(args: argparse.Namespace, report):
-    from golddiff.traces import git_history
+    from golddiff.traces.git.history import read_repo
 
-    return git_history.read_repo(
+    return read_repo(
         args.git,
         report,
         rev_range=args.rev,

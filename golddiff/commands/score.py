@@ -12,8 +12,6 @@ import json
 import sys
 from collections.abc import Iterator
 
-HELP = "score a file of answers against tasks with the gold-diff reward"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tasks", help="tasks.parquet from `golddiff tasks`")

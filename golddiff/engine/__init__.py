@@ -1,13 +1,28 @@
-"""The built-in generation engine: continuous batching, a static KV cache, in-flight weight updates.
+"""Generation engines: the `Engine` protocol every consumer types against, and the built-in engine.
 
-See `golddiff.engine.engine` for how to drive it; `Engine` has the three calls every golddiff engine has:
-`generate`, `update_weights`, `stats` (plus the `add_request` / `step` primitives they are built on);
-`EngineThread` runs one in a background thread.
+- `protocol`: `Engine` (`generate`, `update_weights`, `stats`) and `StepEngine` (plus `add_request`,
+  `has_work`, `step`, what a Pipeline RL actor drives); a new engine (vLLM's) implements these;
+- `builtin`: `BuiltinEngine`, continuous batching over a static KV cache with in-flight weight updates,
+  for any Hugging Face causal LM, on CPU or GPU (`attention`, `kvcache`, `runner`, `sampling`, `slots` and
+  `weights` are its parts);
+- `background`: `EngineThread`, a `StepEngine` stepping in a background thread;
+- `types`: `Request`, `SamplingParams`, `Completion`, `Timings` (no torch; they travel between processes).
 """
 
 from golddiff.engine.background import EngineThread
-from golddiff.engine.engine import Engine
+from golddiff.engine.builtin import BuiltinEngine
+from golddiff.engine.protocol import Engine, StepEngine
 from golddiff.engine.sampling import sample
 from golddiff.engine.types import Completion, Request, SamplingParams, Timings
 
-__all__ = ["Completion", "Engine", "EngineThread", "Request", "SamplingParams", "Timings", "sample"]
+__all__ = [
+    "BuiltinEngine",
+    "Completion",
+    "Engine",
+    "EngineThread",
+    "Request",
+    "SamplingParams",
+    "StepEngine",
+    "Timings",
+    "sample",
+]

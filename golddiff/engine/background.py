@@ -1,6 +1,6 @@
 """An engine stepping in a background thread: feed it from any thread, take completions from a queue.
 
-    with EngineThread(Engine(model, tokenizer)) as worker:
+    with EngineThread(BuiltinEngine(model, tokenizer)) as worker:
         worker.add_request(Request(prompt_ids, SamplingParams(n=8)))
         worker.update_weights(state_dict, version=1)      # applied before the next decode step
         completion = worker.get(timeout=60)
@@ -16,12 +16,12 @@ import threading
 from time import monotonic
 from typing import Any
 
-from golddiff.engine.engine import Engine
+from golddiff.engine.protocol import StepEngine
 from golddiff.engine.types import Completion
 
 
 class EngineThread:
-    def __init__(self, engine: Engine, idle_wait_s: float = 0.01) -> None:
+    def __init__(self, engine: StepEngine, idle_wait_s: float = 0.01) -> None:
         self.engine = engine
         self.completions: queue.Queue[Completion] = queue.Queue()
         self._idle_wait_s = idle_wait_s

@@ -11,8 +11,9 @@ queues them to the engine, which copies them in before its next decode step; seq
 KV cache (or recompute it with `actors.recompute_kv`) and their next tokens carry the new version.
 
 CPU: one torch thread per actor by default (`actors.threads`); GPU: `actors.num_gpus: 1` gives each actor a
-device (Ray sets CUDA_VISIBLE_DEVICES) and the engine runs there. vLLM at GPU scale would sit behind the same
-three calls (generate / update_weights / stats: pause with keep, load weights, resume); it is not wired here.
+device (Ray sets CUDA_VISIBLE_DEVICES) and the engine runs there. The actor drives its engine only through
+`golddiff.engine.protocol.StepEngine` (add_request / has_work / step, update_weights, stats), so another
+engine (vLLM at GPU scale: pause with keep, load weights, resume) plugs in where `BuiltinEngine` is built.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from dataclasses import dataclass, field
 from time import monotonic, perf_counter
 from typing import Any
 
-from golddiff.engine import Completion, Engine, Request, SamplingParams
+from golddiff.engine import BuiltinEngine, Completion, Request, SamplingParams, StepEngine
 from golddiff.rl.config import TrainConfig
-from golddiff.rl.data import PromptSpec, open_dataset
+from golddiff.rl.data import open_dataset
+from golddiff.rl.dataset import PromptSpec
 from golddiff.rl.devices import quiet_libraries, resolve_device, set_threads
 from golddiff.rl.messages import ActorStats, Group, ModelInit, PromptTicket, Sample, WeightsMessage
 from golddiff.rl.transport import BroadcastGroup, receive
@@ -60,7 +62,8 @@ class GenerationActor:
         )
         self.dataset = open_dataset(cfg, self.tokenizer)
         seed = cfg.run.seed * 100_003 + index * 1_009 + init.version
-        self.engine = Engine(
+        self.device = next(model.parameters()).device  # where the engine runs (weights arrive there)
+        self.engine: StepEngine = BuiltinEngine(
             model, self.tokenizer, cfg.actors.max_batch, cfg.actors.max_len,
             seed=seed, weight_version=init.version, recompute_kv=cfg.actors.recompute_kv,
         )  # fmt: skip
@@ -196,7 +199,7 @@ class GenerationActor:
         return perf_counter() - t0
 
     def open_weight_group(self, host: str, port: int, rank: int, world: int, backend: str) -> bool:
-        self.group = BroadcastGroup(host, port, rank, world, backend, self.engine.device)
+        self.group = BroadcastGroup(host, port, rank, world, backend, self.device)
         return True
 
     def stats(self) -> ActorStats:

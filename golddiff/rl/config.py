@@ -13,16 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from golddiff.config import load_config
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from golddiff.config import Strict, load_config, parse_dtype
 
 
-class ModelSection(_Strict):
+class ModelSection(Strict):
     name: str = Field(
         "tiny",
         description='"smollm2-135m", "tiny", "small", a local Hugging Face directory, a .gguf file, or a cached hub id',
@@ -37,8 +33,13 @@ class ModelSection(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, description="initialisation seed of the built-in models")
 
+    @field_validator("dtype", "learner_dtype")
+    @classmethod
+    def _dtype(cls, value: str) -> str:
+        return parse_dtype(value, allow_auto=True)  # "bf16" = "bfloat16"; "auto" resolved on the device
 
-class SyntheticSection(_Strict):
+
+class SyntheticSection(Strict):
     """A built-in task with a known optimum (`golddiff.rl.synthetic`)."""
 
     kind: Literal["charset", "search_replace"] = "charset"
@@ -53,7 +54,7 @@ class SyntheticSection(_Strict):
     seed: int = 0
 
 
-class DataSection(_Strict):
+class DataSection(Strict):
     tasks: str | None = Field(None, description="tasks.parquet from `golddiff tasks`")
     split: str = "train"
     synthetic: SyntheticSection | None = None
@@ -66,7 +67,7 @@ class DataSection(_Strict):
         return self
 
 
-class LoraSection(_Strict):
+class LoraSection(Strict):
     enabled: bool = False
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
@@ -74,7 +75,7 @@ class LoraSection(_Strict):
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
-class RLSection(_Strict):
+class RLSection(Strict):
     group_size: int = Field(8, ge=1, description="G samples per prompt")
     prompts_per_step: int = Field(8, ge=1, description="P prompts (groups) per optimizer step")
     max_new_tokens: int = Field(256, ge=1)
@@ -100,7 +101,7 @@ class RLSection(_Strict):
         return self.prompts_per_step * self.group_size
 
 
-class ActorsSection(_Strict):
+class ActorsSection(Strict):
     count: int = Field(1, ge=1)
     max_batch: int = Field(64, ge=1, description="continuous-batching slots per engine")
     max_len: int = Field(1024, ge=2, description="prompt + completion tokens per slot")
@@ -112,7 +113,7 @@ class ActorsSection(_Strict):
     queue_groups: int | None = Field(None, ge=1, description="bounded queue size (null: (K+1)·P)")
 
 
-class LearnerSection(_Strict):
+class LearnerSection(Strict):
     processes: int = Field(1, ge=1, description="FSDP2 ranks (data parallel, parameters sharded)")
     num_cpus: float = Field(1, ge=0)
     num_gpus: float = Field(0, ge=0, description="per process")
@@ -132,7 +133,7 @@ class LearnerSection(_Strict):
     )
 
 
-class RunSection(_Strict):
+class RunSection(Strict):
     dir: str = "runs/train"
     steps: int = Field(100, ge=1)
     seed: int = 0
@@ -147,7 +148,9 @@ class RunSection(_Strict):
     progress: Literal["auto", "rich", "plain", "off"] = "auto"
     stall_timeout_s: float = Field(600, gt=0, description="fail when no group arrives for this long")
     checkpoint_on_interrupt: bool = True
-    preflight: bool = True  # the cheap `golddiff doctor` checks on the learner's model before step 1
+    preflight: bool = (
+        True  # run the preflight hook (`golddiff doctor`'s cheap checks) on the learner's model before step 1
+    )
 
     @field_validator("progress", mode="before")
     @classmethod
@@ -155,7 +158,7 @@ class RunSection(_Strict):
         return {False: "off", True: "auto"}.get(value, value) if isinstance(value, bool) else value
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     mode: Literal["pipeline", "sync"] = "pipeline"
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection = Field(default_factory=lambda: DataSection(synthetic=SyntheticSection()))

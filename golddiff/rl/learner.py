@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
@@ -34,6 +35,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from golddiff.config import torch_dtype
 from golddiff.rl.batch import (
     TokenAccounting,
     TrainBatch,
@@ -96,9 +98,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 class Learner:
     def __init__(
-        self, cfg: TrainConfig, rank: int = 0, world: int = 1, init: ModelInit | None = None
+        self,
+        cfg: TrainConfig,
+        rank: int = 0,
+        world: int = 1,
+        init: ModelInit | None = None,
+        preflight: Callable[[Any, Any, TrainConfig], Any] | None = None,
     ) -> None:
+        """`preflight(model, tokenizer, cfg)` runs on rank 0's model before it is sharded (it raises to
+        stop the run; `golddiff.checks.preflight` names each failure and what to do)."""
         self.cfg, self.rank, self.world, self.init = cfg, rank, world, init or ModelInit()
+        self.preflight = preflight
         set_threads(cfg.learner.threads, cfg.learner.num_cpus)
         quiet_libraries()
         self.version = self.init.version
@@ -112,7 +122,7 @@ class Learner:
     def setup(self, address: tuple[str, int] | None = None) -> int:
         """Join the process group (several ranks), load and shard the model, build or restore the
         optimizer; returns the weight version."""
-        from golddiff.models import load_model, resolve_dtype
+        from golddiff.models import load_model
 
         cfg = self.cfg
         self.device = resolve_device(cfg.model.device, cfg.learner.num_gpus)
@@ -128,10 +138,8 @@ class Learner:
             self.init.path or cfg.model.name, torch.float32, self.device, cfg.model.seed
         )
         model.train()
-        if self.rank == 0 and cfg.run.preflight:
-            from golddiff.checks import preflight
-
-            preflight(model, self.tokenizer, cfg)  # CheckFailed names each failure and what to do
+        if self.rank == 0 and self.preflight is not None:
+            self.preflight(model, self.tokenizer, cfg)
         if cfg.learner.activation_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.rl.lora.enabled:
@@ -143,7 +151,7 @@ class Learner:
         # what actors need after each step: the trained tensors (all of them when nothing is frozen)
         self.published_names = {n for n, p in model.named_parameters() if p.requires_grad}
         self.policy = PolicyModel(model)
-        self.compute_dtype = resolve_dtype(cfg.model.learner_dtype, self.device)
+        self.compute_dtype = torch_dtype(cfg.model.learner_dtype, self.device)
         if self.world > 1:
             self._shard()
         params = [p for p in self.policy.parameters() if p.requires_grad]
@@ -300,9 +308,7 @@ class Learner:
             return None
         if self.cfg.learner.train_layers is not None:  # frozen tensors never change: actors have them
             state = {k: v for k, v in state.items() if k in self.published_names}
-        from golddiff.models import resolve_dtype
-
-        dtype = resolve_dtype(self.cfg.model.dtype, self.device)
+        dtype = torch_dtype(self.cfg.model.dtype, self.device)
         with torch.no_grad():
             state = {k: v.detach().to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         message = self.sender.publish(state, self.version)

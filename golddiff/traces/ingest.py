@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golddiff.episodes import Episode, existing_ids
-from golddiff.traces.builder import IngestReport, ReadOptions
 from golddiff.traces.detect import detect, read_head, reader
 from golddiff.traces.scrub import Scrubber
+from golddiff.traces.session import IngestReport, ReadOptions
 
 DEFAULT_PATHS = ("~/.claude/projects", "~/.codex/sessions")
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
@@ -114,7 +114,7 @@ class FileWorker:
     def __call__(self, item: tuple[Path, bool]) -> FileResult:
         report = IngestReport(quiet=self.quiet)
         if self.repo and self.linker is None:
-            from golddiff.traces.gitlink import GitLinker
+            from golddiff.traces.git.link import GitLinker
 
             self.linker = GitLinker(self.repo, report)
         if self.linker is not None:

@@ -1,7 +1,7 @@
 """OpenHands conversations: v0 event streams and v1 (SDK) event folders, one Episode per conversation.
 
     from golddiff.traces import openhands
-    from golddiff.traces.builder import IngestReport, ReadOptions
+    from golddiff.traces.session import IngestReport, ReadOptions
     for ep in openhands.read(Path("trajectory.json"), IngestReport(), ReadOptions()):
         print(ep.task[:60], [e.status for e in ep.edits])
 
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from golddiff.diffs import unified_diff
 from golddiff.episodes import Episode
-from golddiff.traces.builder import IngestReport, ReadOptions, SessionBuilder
+from golddiff.traces.session import IngestReport, ReadOptions, SessionBuilder
 
 FORMAT = "openhands"
 

@@ -36,9 +36,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ConfigDict
+
+from golddiff.config import Strict
 from golddiff.diffs import files_diff, unified_diff
 from golddiff.episodes import Edit, Episode, FinalState, Labels, RepoState, Source, Turn, episode_id
-from golddiff.traces.builder import PARSER_VERSION
+from golddiff.traces.session import PARSER_VERSION
 
 TOOL = "stdlib_bugs"
 KINDS = ("flip_compare", "flip_arith", "flip_bool", "off_by_one", "swap_args", "remove_guard")
@@ -51,9 +54,10 @@ _PAIRS += [(ast.Is, "is", ast.IsNot, "is not"), (ast.In, "in", ast.NotIn, "not i
 _COMPARE_FLIPS = {a: (x, y) for a, x, b, y in _PAIRS} | {b: (y, x) for a, x, b, y in _PAIRS}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Strict):
     """What counts as a small function, and how many bugs to take from one file and one function."""
+
+    model_config = ConfigDict(frozen=True)
 
     min_lines: int = 3
     max_lines: int = 15
