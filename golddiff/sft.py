@@ -30,17 +30,17 @@ from typing import Any, Literal
 
 import torch
 
-from golddiff.config import Strict
+from golddiff.config import Strict, bf16_native
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
-from golddiff.models import answer_ids, load_model, prompt_ids, save_model
+from golddiff.models import answer_ids, load_model, prompt_ids, save_model, train_top_layers
 from golddiff.tasks import Task
 
 IGNORE = -100
 
 
 class SFTConfig(Strict):
-    model: str = "tiny"  # "tiny", "small", a directory or a hub id
+    model: str = "tiny"  # "smollm2-135m", "tiny", "small", a directory, a .gguf file or a hub id
     steps: int | None = None  # optimizer steps; None = `epochs` passes over the data
     epochs: float = 1.0
     lr: float = 3e-3
@@ -56,6 +56,7 @@ class SFTConfig(Strict):
     # "bf16": forward and backward under bf16 autocast (weights, optimizer state and the loss stay fp32);
     # ~1.9x faster on CPUs with AVX512-BF16/AMX and on GPUs. "auto": bf16 where the hardware has it.
     autocast: Literal["off", "bf16", "auto"] = "off"
+    train_layers: int | None = None  # train only the top N decoder layers + final norm (None: all weights)
 
 
 @dataclass
@@ -159,19 +160,9 @@ def collate(
 # ----------------------------------------------------------------------------------------- train
 
 
-def bf16_supported(device: str) -> bool:
-    """Whether `device` runs bf16 matmuls natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def autocast_dtype(config: SFTConfig) -> torch.dtype | None:
     """bf16 when asked for (or "auto" and supported), else None (plain fp32)."""
-    if config.autocast == "bf16" or (config.autocast == "auto" and bf16_supported(config.device)):
+    if config.autocast == "bf16" or (config.autocast == "auto" and bf16_native(config.device)):
         return torch.bfloat16
     return None
 
@@ -183,14 +174,20 @@ def answer_loss(
     labels: torch.Tensor,
     autocast: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens (fp32 logits; the model under `autocast`)."""
+    """Mean next-token cross-entropy over the answer tokens. The model body runs under `autocast`; the LM
+    head runs in fp32 and only at answer positions (as the RL learner's `token_logprobs` does): with a 49k
+    vocabulary, logits at every prompt position were a third of the step."""
     device_type = "cuda" if ids.is_cuda else "cpu"
+    targets = labels[:, 1:]  # (B, T-1): the token each position predicts
+    where = targets != IGNORE  # (B, T-1) answer tokens
+    backbone = getattr(model, model.base_model_prefix)
     with torch.autocast(device_type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
-        logits = model(input_ids=ids, attention_mask=mask).logits
-    logits = logits.float()  # (B, T, V)
-    pred = logits[:, :-1].reshape(-1, logits.shape[-1])  # (B*(T-1), V)
-    target = labels[:, 1:].reshape(-1)  # (B*(T-1),)
-    return torch.nn.functional.cross_entropy(pred, target, ignore_index=IGNORE)
+        hidden = backbone(input_ids=ids[:, :-1], attention_mask=mask[:, :-1]).last_hidden_state  # (B, T-1, C)
+    head = model.get_output_embeddings()
+    h = hidden[where].float()  # (M, C)
+    bias = None if head.bias is None else head.bias.float()
+    logits = torch.nn.functional.linear(h, head.weight.float(), bias)  # (M, V)
+    return torch.nn.functional.cross_entropy(logits, targets[where])
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -229,12 +226,14 @@ def train_sft(
     if config.threads:
         torch.set_num_threads(config.threads)
     model, tokenizer = load_model(config.model, device=config.device, seed=config.seed)
+    train_top_layers(model, config.train_layers)
     examples, too_long = build_examples(tasks, tokenizer, config.max_len, config.answer_style)
     if not examples:
         raise ValueError(f"no task fits in max_len={config.max_len} tokens (prompt + gold answer)")
     total = total_steps(config, len(examples))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trained if p.dim() >= 2]
+    rest = [p for p in trained if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
     model.train()

@@ -59,6 +59,16 @@ def test_one_dtype_parser_for_every_spelling():
     assert torch_dtype("bf16") is torch.bfloat16 and torch_dtype(torch.float16) is torch.float16
 
 
+def test_auto_dtype_is_bf16_only_where_the_device_computes_it_natively():
+    from golddiff.config import bf16_native
+
+    with pytest.raises(ConfigError, match="unknown dtype 'auto'"):
+        parse_dtype("auto")  # only where a setting says it accepts it
+    assert parse_dtype("auto", allow_auto=True) == "auto"
+    torch = pytest.importorskip("torch")
+    assert torch_dtype("auto", "cpu") is (torch.bfloat16 if bf16_native("cpu") else torch.float32)
+
+
 def test_train_config_reads_dtype_aliases():
     cfg = TrainConfig.model_validate({"model": {"dtype": "bf16"}, "data": {"synthetic": {}}})
     assert cfg.model.dtype == "bfloat16" and cfg.model.learner_dtype == "float32"

@@ -307,6 +307,26 @@ def test_engine_thread_reraises_engine_errors():
             worker.get(timeout=30)
 
 
+def test_sampler_draws_each_token_with_its_probability_and_never_a_filtered_one():
+    """Inverse-CDF sampling: frequencies over 200k draws match softmax(logits / T) within 4 sigma; top-k
+    leaves out everything past the k best, and a token of probability 0 is never drawn."""
+    from golddiff.engine.sampling import sample
+
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, float("-inf"), 0.5, -3.0, 1.5])
+    n = 200_000
+    rows = logits.expand(n, -1).contiguous()  # (n, V)
+    gen = torch.Generator().manual_seed(0)
+    tokens, logprobs = sample(rows, torch.full((n,), 0.8), generator=gen)
+    p = (logits / 0.8).softmax(-1)
+    freq = torch.bincount(tokens, minlength=len(logits)).double() / n
+    sigma = (p * (1 - p) / n).sqrt()
+    assert ((freq - p).abs() <= 4 * sigma + 1e-12).all(), (freq, p)
+    assert freq[4] == 0
+    torch.testing.assert_close(logprobs, p.log()[tokens], atol=1e-5, rtol=0)
+    k_tokens, _ = sample(rows[:20_000], torch.ones(20_000), torch.full((20_000,), 3), torch.ones(20_000), gen)
+    assert set(k_tokens.tolist()) == {0, 1, 7}  # the three best
+
+
 def test_the_builtin_engine_is_the_protocols_engine_with_the_same_signatures(model):
     import inspect
 

@@ -90,6 +90,25 @@ def test_load_model_dtype():
     assert len(tok) == model.config.vocab_size
 
 
+def test_train_top_layers_freezes_everything_below():
+    from golddiff.models import decoder_layers, train_top_layers
+
+    model = tiny_model(seed=0)
+    total = sum(p.numel() for p in model.parameters())
+    assert train_top_layers(model, None) == total
+    n = train_top_layers(model, 1)
+    layers = decoder_layers(model)
+    assert all(p.requires_grad for p in layers[-1].parameters()) and model.model.norm.weight.requires_grad
+    assert not any(p.requires_grad for layer in layers[:-1] for p in layer.parameters())
+    assert not model.model.embed_tokens.weight.requires_grad  # and so the tied LM head
+    assert n == sum(p.numel() for p in layers[-1].parameters()) + model.model.norm.weight.numel()
+    ids = torch.randint(0, 200, (2, 16))
+    model(ids).logits.float().pow(2).mean().backward()
+    assert layers[0].self_attn.q_proj.weight.grad is None and layers[-1].mlp.up_proj.weight.grad is not None
+    with pytest.raises(ValueError, match="at least 1"):
+        train_top_layers(tiny_model(seed=0), 0)
+
+
 def test_sft_rl_and_eval_tokenize_a_task_the_same_way(tmp_path):
     from golddiff.models import answer_ids, prompt_ids
     from golddiff.rl.dataset import TaskDataset

@@ -134,3 +134,14 @@ def test_from_top_answers_change_the_files_as_the_gold_does() -> None:
     assert blocks and all(b.search.startswith("import os\n") for b in blocks)
     assert "def g()" not in answer  # stops at the last changed line
     assert apply_answer(base, blocks, task.allowed_paths) == final
+
+
+def test_train_layers_changes_only_the_top_layers(tmp_path: Path) -> None:
+    from golddiff.models import tiny_model
+
+    before = tiny_model(seed=0).state_dict()
+    config = SFTConfig(model="tiny", steps=3, lr=1e-2, batch_size=2, warmup_steps=1, train_layers=1)
+    train_sft(_tasks(4), config, tmp_path / "sft")
+    after, _ = load_model(tmp_path / "sft")
+    moved = {k for k, v in after.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved and all(k.startswith(("model.layers.3.", "model.norm.")) for k in moved), sorted(moved)

@@ -1,6 +1,5 @@
 """Unified diffs: make, parse, apply; awkward lines (form feeds, no final newline, '-- ' lines)."""
 
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -68,7 +68,7 @@ def step_shape(config) -> StepShape:
 
 def reduction_plan(model: nn.Module, config) -> ReductionPlan:
     """The dtypes the learner would use with `model` (its master weights) and `config`."""
-    compute = torch_dtype(config.model.learner_dtype)
+    compute = torch_dtype(config.model.learner_dtype, "cuda" if torch.cuda.is_available() else "cpu")
     new = torch.zeros(1, 4, dtype=compute)  # what the fp32 head returns is fp32; a bf16 one would be bf16
     old, mask = torch.zeros(1, 4), torch.ones(1, 4, dtype=torch.bool)
     loss, _ = policy_loss(new, old, torch.ones(1, 4), mask, normaliser=1.0)

@@ -23,7 +23,9 @@ from golddiff.config import accept_overrides
 def add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
-        "--model", help="a model directory, 'tiny', 'small', or a cached hub id (default: the config's)"
+        "--model",
+        help="'smollm2-135m', 'tiny', 'small', a model directory, a .gguf file or a cached hub id "
+        "(default: the config's)",
     )
     which.add_argument("--tiny", action="store_true", help="the built-in tiny model")
     p.add_argument("--config", help="a `golddiff train` YAML recipe (default: the built-in defaults)")

@@ -16,7 +16,9 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--model", required=True, help="a model directory (e.g. a checkpoint), 'tiny', or a hub id"
+        "--model",
+        required=True,
+        help="a model directory (e.g. a checkpoint), 'smollm2-135m', 'tiny', a .gguf file or a hub id",
     )
     p.add_argument("--tasks", required=True, help="tasks.parquet")
     p.add_argument("--split", default="heldout", help="which split to evaluate ('all' for every task)")

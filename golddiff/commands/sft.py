@@ -15,7 +15,11 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tasks", help="tasks.parquet from `golddiff tasks` (or the demo)")
-    p.add_argument("--model", default="tiny", help="'tiny', 'small', a model directory or a hub id")
+    p.add_argument(
+        "--model",
+        default="tiny",
+        help="'smollm2-135m' (pretrained), 'tiny', 'small', a model directory, a .gguf file or a hub id",
+    )
     p.add_argument("--out", required=True, help="directory to save the fine-tuned model in")
     p.add_argument("--split", default="train", help="which split to train on ('all' for every task)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: --epochs passes)")

@@ -89,9 +89,13 @@ class TrainBatch:
     old_logprobs: torch.Tensor  # (B, T) fp32, sampler logprob of targets (0 off the mask)
     versions: torch.Tensor  # (B, T) long, weight version that sampled targets (-1 off completion tokens)
     advantages: torch.Tensor  # (B, T) fp32, the sample's advantage on its completion tokens
+    # prompt-shared packing (`golddiff.rl.packing`) only; None for right-padded rows
+    position_ids: torch.Tensor | None = None  # (B, T) long, each column's position in its own sequence
+    segments: torch.Tensor | None = None  # (B, T) long, 0 shared prompt, i ≥ 1 sample i, −1 padding
 
     def to(self, device: torch.device | str) -> TrainBatch:
-        return TrainBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        return TrainBatch(**{k: None if v is None else v.to(device) for k, v in moved.items()})
 
 
 def rows_from_groups(groups: Sequence[Group], advantages: Sequence[Sequence[float]]) -> list[Row]:

@@ -20,17 +20,23 @@ from golddiff.config import ConfigError, Strict, load_config, parse_dtype
 
 class ModelSection(Strict):
     name: str = Field(
-        "tiny", description='"tiny", "small", a local Hugging Face directory, or a cached hub id'
+        "tiny",
+        description='"smollm2-135m", "tiny", "small", a local Hugging Face directory, a .gguf file, or a cached hub id',
     )
-    dtype: str = Field("float32", description="actors' (generation) dtype: float32 | bfloat16 | float16")
-    learner_dtype: str = Field("float32", description="learner compute dtype (master weights stay fp32)")
+    dtype: str = Field(
+        "float32",
+        description="actors' (generation) dtype: float32 | bfloat16 | float16 | auto (bf16 where native)",
+    )
+    learner_dtype: str = Field(
+        "float32", description="learner compute dtype, or auto (bf16 where native); master weights stay fp32"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, description="initialisation seed of the built-in models")
 
     @field_validator("dtype", "learner_dtype")
     @classmethod
     def _dtype(cls, value: str) -> str:
-        return parse_dtype(value)  # "bf16" and "bfloat16" alike; an unknown name names the valid ones
+        return parse_dtype(value, allow_auto=True)  # "bf16" = "bfloat16"; "auto" resolved on the device
 
 
 class SyntheticSection(Strict):
@@ -113,6 +119,12 @@ class LearnerSection(Strict):
     num_gpus: float = Field(0, ge=0, description="per process")
     threads: int | None = Field(None, ge=1, description="torch threads per process (null: its num_cpus)")
     micro_batch_tokens: int = Field(8192, ge=1, description="padded tokens per forward/backward")
+    train_layers: int | None = Field(
+        None, ge=1, description="train only the top N decoder layers + final norm (null: every weight)"
+    )
+    pack_prompts: bool = Field(
+        True, description="a group's samples share one row holding their prompt once (exact; G x less prompt)"
+    )
     max_len: int | None = Field(None, ge=2, description="tokens per training sequence (null: actors')")
     activation_checkpointing: bool = Field(False, description="recompute layer activations in backward")
     backend: Literal["auto", "gloo", "nccl"] = "auto"
@@ -163,6 +175,8 @@ class TrainConfig(Strict):
             )
         if self.rl.lora.enabled and self.learner.processes > 1:
             raise ValueError("rl.lora with learner.processes > 1 is not supported")
+        if self.learner.train_layers is not None and (self.rl.lora.enabled or self.learner.processes > 1):
+            raise ValueError("learner.train_layers works with one learner process and without rl.lora")
         if self.rl.lora.enabled and self.learner.weight_transport == "broadcast":
             raise ValueError("rl.lora publishes merged weights through the object store only")
         return self

@@ -48,18 +48,10 @@ from golddiff.rl.config import TrainConfig
 from golddiff.rl.devices import quiet_libraries, resolve_device, set_threads
 from golddiff.rl.loss import OffPolicyStats, PolicyModel, advantages_of, lag_stats, policy_loss
 from golddiff.rl.messages import Group, ModelInit, StepResult, WeightsMessage
+from golddiff.rl.packing import build_packed_batch, plan_packed_micro_batches
 from golddiff.rl.transport import BroadcastGroup, ObjectStoreSender, free_address
 
 OPTIMIZER_FILE, RNG_FILE = "optimizer.pt", "rng.pt"
-
-
-def decoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The transformer blocks of a HF causal LM (Llama/Qwen/Mistral `model.layers`, GPT-2 `transformer.h`)."""
-    backbone = getattr(model, model.base_model_prefix)
-    layers = getattr(backbone, "layers", None) or getattr(backbone, "h", None)
-    if layers is None:
-        raise NotImplementedError(f"cannot find the decoder layers of {type(model).__name__}")
-    return list(layers)
 
 
 def apply_lora(model: nn.Module, cfg: TrainConfig) -> nn.Module:
@@ -152,8 +144,14 @@ class Learner:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.rl.lora.enabled:
             model = apply_lora(model, cfg)
+        if cfg.learner.train_layers is not None:
+            from golddiff.models import train_top_layers
+
+            train_top_layers(model, cfg.learner.train_layers)
+        # what actors need after each step: the trained tensors (all of them when nothing is frozen)
+        self.published_names = {n for n, p in model.named_parameters() if p.requires_grad}
         self.policy = PolicyModel(model)
-        self.compute_dtype = torch_dtype(cfg.model.learner_dtype)
+        self.compute_dtype = torch_dtype(cfg.model.learner_dtype, self.device)
         if self.world > 1:
             self._shard()
         params = [p for p in self.policy.parameters() if p.requires_grad]
@@ -179,6 +177,8 @@ class Learner:
         if self.compute_dtype != torch.float32:
             mp = MixedPrecisionPolicy(param_dtype=self.compute_dtype, reduce_dtype=torch.float32)
         kwargs = {"mp_policy": mp} if mp else {}
+        from golddiff.models import decoder_layers
+
         for layer in decoder_layers(self.policy.model):
             fully_shard(layer, **kwargs)
         fully_shard(self.policy, **kwargs)
@@ -217,8 +217,14 @@ class Learner:
         rewards = [[s.reward for s in g.samples] for g in groups]
         rows = rows_from_groups(groups, advantages_of(rewards, cfg.rl.advantage, cfg.rl.std_normalise))
         rows, accounting = apply_stale_policy(rows, self.version, cfg.max_lag, cfg.rl.stale)
-        plan = plan_micro_batches(rows, self.world, cfg.learner.micro_batch_tokens)
-        built_batches = [build_batch(micro, self.pad_id, cfg.learner_max_len) for micro in plan[self.rank]]
+        if cfg.learner.pack_prompts:  # each group's prompt once per row (golddiff.rl.packing)
+            plan = plan_packed_micro_batches(
+                rows, self.world, cfg.learner.micro_batch_tokens, cfg.learner_max_len
+            )
+            collate = build_packed_batch
+        else:
+            plan, collate = plan_micro_batches(rows, self.world, cfg.learner.micro_batch_tokens), build_batch
+        built_batches = [collate(micro, self.pad_id, cfg.learner_max_len) for micro in plan[self.rank]]
         # Z counts the tokens the loss will really see (after truncation), over every rank
         trained = torch.tensor([sum(float(b.loss_mask.sum()) for b, _ in built_batches)], dtype=torch.float64)
         if self.world > 1:
@@ -237,8 +243,9 @@ class Learner:
         autocast = self.world == 1 and self.compute_dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.compute_dtype, enabled=autocast):
             new_logprobs = self.policy(
-                batch.input_ids, batch.attention_mask, batch.targets, batch.loss_mask, cfg.rl.temperature
-            )  # (B, T)
+                batch.input_ids, batch.attention_mask, batch.targets, batch.loss_mask, cfg.rl.temperature,
+                batch.position_ids, batch.segments,
+            )  # (B, T)  # fmt: skip
         loss, stats = policy_loss(
             new_logprobs, batch.old_logprobs, batch.advantages, batch.loss_mask, normaliser,
             cfg.rl.is_cap, cfg.rl.ppo_clip,
@@ -299,7 +306,9 @@ class Learner:
         state = self.full_state_dict()
         if self.rank != 0:
             return None
-        dtype = torch_dtype(self.cfg.model.dtype)
+        if self.cfg.learner.train_layers is not None:  # frozen tensors never change: actors have them
+            state = {k: v for k, v in state.items() if k in self.published_names}
+        dtype = torch_dtype(self.cfg.model.dtype, self.device)
         with torch.no_grad():
             state = {k: v.detach().to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         message = self.sender.publish(state, self.version)

@@ -66,13 +66,28 @@ def token_logprobs(
     targets: torch.Tensor,
     temperature: float = 1.0,
     where: torch.Tensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    segments: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """log π(targets[b, t] | input_ids[b, :t+1]) in fp32 for a Hugging Face causal LM, (B, T).
 
     Only the positions in `where` (B, T) bool (default: every real token) go through the LM head; the
-    others are 0. The head runs in fp32 whatever the model's dtype, outside any autocast."""
+    others are 0. The head runs in fp32 whatever the model's dtype, outside any autocast. With `segments`
+    and `position_ids` (a prompt-shared packed batch, `golddiff.rl.packing`) each column attends to the
+    shared prompt and its own segment only, so the result is the unpacked rows'."""
     backbone = getattr(model, model.base_model_prefix)
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, C)
+    mask = attention_mask
+    if segments is not None:
+        from golddiff.rl.packing import packed_attention_mask
+
+        mask = packed_attention_mask(segments, position_ids)  # (B, 1, T, T) bool
+        if getattr(model.config, "_attn_implementation", "sdpa") != "sdpa":  # eager etc.: additive float
+            dtype = next(model.parameters()).dtype
+            mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+                ~mask, torch.finfo(dtype).min
+            )
+    out = backbone(input_ids=input_ids, attention_mask=mask, position_ids=position_ids)
+    hidden = out.last_hidden_state  # (B, T, C)
     where = attention_mask.bool() if where is None else where  # (B, T)
     head = model.get_output_embeddings()
     with torch.autocast(device_type=hidden.device.type, enabled=False):
@@ -100,8 +115,12 @@ class PolicyModel(nn.Module):
         targets: torch.Tensor,
         where: torch.Tensor,
         temperature: float = 1.0,
+        position_ids: torch.Tensor | None = None,
+        segments: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return token_logprobs(self.model, input_ids, attention_mask, targets, temperature, where)
+        return token_logprobs(
+            self.model, input_ids, attention_mask, targets, temperature, where, position_ids, segments
+        )
 
 
 @dataclass

@@ -91,6 +91,9 @@ def train(cfg: TrainConfig, resume: bool = False, hooks: Hooks | None = None) ->
     """Run (or resume) training as configured; returns where it ended. See the module docstring."""
     hooks = hooks or Hooks()
     check_extras(cfg)
+    from golddiff.models import model_source
+
+    model_source(cfg.model.name)  # a built-in or .gguf model is converted once here, before Ray's processes
     order = PromptOrder(
         task_ids(cfg), cfg.data, cfg.run.seed
     )  # the data is readable before anything is written

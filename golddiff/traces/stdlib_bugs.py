@@ -429,8 +429,16 @@ def excerpt(fn: Function, source: str) -> str:
 def to_episode(bug: Bug, root: Path) -> Episode:
     """The Episode of a bug: base = the buggy excerpt, gold = the original excerpt (the fix)."""
     fn = bug.function
-    base = {fn.relpath: excerpt(fn, bug.buggy)}
-    final = {fn.relpath: excerpt(fn, fn.source)}
+    return function_episode(fn, bug.buggy, fn.source, bug.report, f"{bug.kind}:{bug.index}", TOOL, root)
+
+
+def function_episode(
+    fn: Function, base_source: str, final_source: str, request: str, variant: str, tool: str, root: Path
+) -> Episode:
+    """An Episode whose one base file is the function (`base_source`) and whose gold is `final_source`.
+    Its session is the function (so a held-out split keeps every task on one function on one side)."""
+    base = {fn.relpath: excerpt(fn, base_source)}
+    final = {fn.relpath: excerpt(fn, final_source)}
     version = ".".join(map(str, sys.version_info[:3]))
     edit = Edit(
         edit_id="e0",
@@ -440,17 +448,17 @@ def to_episode(bug: Bug, root: Path) -> Episode:
     )
     key = f"{version}:{fn.relpath}:{fn.qualname}"
     return Episode(
-        episode_id=episode_id(TOOL, f"{key}:{bug.kind}:{bug.index}", 0),
+        episode_id=episode_id(tool, f"{key}:{variant}", 0),
         source=Source(
-            tool=TOOL,
+            tool=tool,
             version=version,
             path=str(root / fn.relpath),
             session_id=key,
             parser_version=PARSER_VERSION,
         ),
         repo=RepoState(cwd=str(root), base_files=base, base_state_confidence="reconstructed"),
-        task=bug.report,
-        turns=[Turn(index=0, user=bug.report, user_kind="task", edits=["e0"])],
+        task=request,
+        turns=[Turn(index=0, user=request, user_kind="task", edits=["e0"])],
         edits=[edit],
         final=FinalState(diff=files_diff(base, final), files=final, source="submission"),
         labels=Labels(gold_edits=["e0"]),
