@@ -13,7 +13,8 @@ whichever is larger. Four paths, each a probe:
 - hf_packed: several documents in one row, position ids restarting at 0 (HF's block-causal mask); a model
   whose forward ignores packing only warns (golddiff's learner pads, it does not pack);
 - engine_prefill, engine_packed: the engine's prefill of one prompt (causal SDPA) and of several prompts
-  packed together (its block-causal mask), as the actors run them, in `engine_dtype`.
+  packed together (its block-causal mask), as the actors run them, in `engine_dtype`; with vLLM as the
+  engine, vllm_prefill and vllm_batched instead (`golddiff.checks.causality_vllm`).
 A leak (a wrong mask, expert-choice routing, any layer mixing along the sequence) lets the learner see
 tokens it will not have when it samples: training loss falls while the model learns nothing usable.
 """
@@ -201,9 +202,12 @@ def check_causality(
     documents: int = 3,
     engine: bool = True,
     seed: int = 0,
+    scorer: Callable[..., list[list[float]]] | None = None,
 ) -> CheckResult:
     """Probe every path (module docstring) `trials` times; `dtype` is the learner's compute dtype (autocast
-    over the model's weights), `engine_dtype` the actors' (the model is copied in it if need be)."""
+    over the model's weights), `engine_dtype` the actors' (the model is copied in it if need be). `scorer`
+    (e.g. `VLLMEngine.score`, holding the model's weights in `engine_dtype`) replaces the built-in engine's
+    probes by `golddiff.checks.causality_vllm`'s."""
     dtype = dtype or param_dtype(model)
     engine_dtype = engine_dtype or dtype
     vocab = model.get_output_embeddings().weight.shape[0]
@@ -214,7 +218,11 @@ def check_causality(
             _probe_padded(model, s, batch, length),
             _probe_packed("hf_packed", lambda: _hf_packed_forward(model, dtype, lengths), lengths, s),
         ]
-    if engine:
+    if engine and scorer is not None:
+        from golddiff.checks.causality_vllm import vllm_probes
+
+        probes += vllm_probes(scorer, lengths, _Setup(engine_dtype, vocab, trials, s.gen, s.device))
+    elif engine:
         probes += _engine_probes(in_dtype(model, engine_dtype), lengths, s, engine_dtype)
     return _verdict(probes, dtype, engine_dtype if engine else None)
 
