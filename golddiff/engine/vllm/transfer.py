@@ -183,6 +183,17 @@ class WeightNames:
             by_tensor.setdefault(id(tensor), []).append(name)
         return cls([tuple(names) for names in by_tensor.values()])
 
+    def with_aliases(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`state` with every alias of a tied tensor it holds under one name: the learner sends tied
+        embeddings once (`golddiff.rl.transport.dedupe_tied`), while vLLM reloads its LM head only from
+        `lm_head.weight` (from `model.embed_tokens.weight` alone it keeps computing with the old head)."""
+        out = dict(state)
+        for group in self.groups:
+            given = next((out[n] for n in group if n in out), None)
+            if given is not None:
+                out |= {n: given for n in group if n not in out}
+        return out
+
     def check_complete(self, names: set[str]) -> None:
         """ValueError naming what the update misses or has that the model does not."""
         known = {n for group in self.groups for n in group}
