@@ -10,6 +10,8 @@ Both sides sample at temperature 1 (no top-k/top-p) in float32 on CPU.
 - baseline: `model.generate` over static batches of the same size, in the same order, each run to the
   batch's longest output (left-padded prompts). Useful tokens = the ones requested, on both sides.
 
+The same functions run on a GPU in bf16 from `bench/gpu.py` (models shaped like Qwen2.5-0.5B and SmolLM2-135M).
+
 Run (2 CPU cores):
     .venv/bin/python bench/engine.py --quick     # 32 requests, batches of 16: a couple of minutes
     .venv/bin/python bench/engine.py             # 256 requests, batches of 64: ~10 min
@@ -96,9 +98,20 @@ def make_workload(n: int, seed: int, cap: int = 1024) -> list[tuple[list[int], i
 
 
 def perturbed(model: torch.nn.Module, scale: float = 1e-3) -> dict[str, torch.Tensor]:
-    """A second set of weights to swap in: every tensor of the state dict plus a little noise."""
-    gen = torch.Generator().manual_seed(1)
-    return {k: v + scale * torch.randn(v.shape, generator=gen) for k, v in model.state_dict().items()}
+    """A second set of weights to swap in: every tensor of the state dict plus a little noise (on the
+    model's device, in its dtype)."""
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(1)
+    return {
+        k: v + (scale * torch.randn(v.shape, generator=gen, device=device)).to(v.dtype)
+        for k, v in model.state_dict().items()
+    }
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so a wall-clock interval covers it (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_engine(model, tok, work, max_batch: int, update_every: int, kind: str = "builtin") -> dict:
@@ -119,6 +132,7 @@ def run_engine(model, tok, work, max_batch: int, update_every: int, kind: str = 
             engine.update_weights(versions[step // update_every % 2], version=step // update_every)
         useful += sum(len(c.token_ids) for c in engine.step())
         step += 1
+    synchronize(engine.device)
     seconds = time.perf_counter() - t0
     stats = engine.stats()
     if hasattr(engine, "close"):
@@ -140,14 +154,17 @@ def run_engine(model, tok, work, max_batch: int, update_every: int, kind: str = 
 
 
 def run_hf(model, tok, work, batch: int) -> dict:
+    device = next(model.parameters()).device
     useful, t0 = 0, time.perf_counter()
     for i in range(0, len(work), batch):
         chunk = work[i : i + batch]
         width = max(len(p) for p, _ in chunk)
         ids = torch.tensor(
-            [[tok.pad_token_id] * (width - len(p)) + p for p, _ in chunk]
+            [[tok.pad_token_id] * (width - len(p)) + p for p, _ in chunk], device=device
         )  # (B, T) left-padded
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p, _ in chunk])  # (B, T)
+        mask = torch.tensor(
+            [[0] * (width - len(p)) + [1] * len(p) for p, _ in chunk], device=device
+        )  # (B, T)
         n_new = max(n for _, n in chunk)
         out = model.generate(
             input_ids=ids,
@@ -163,6 +180,7 @@ def run_hf(model, tok, work, batch: int) -> dict:
         )
         assert out.shape[1] == width + n_new
         useful += sum(n for _, n in chunk)
+    synchronize(device)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "tokens_per_s": useful / seconds}
 

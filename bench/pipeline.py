@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from golddiff.checks import train_hooks  # noqa: E402
 from golddiff.rl.config import load_train_config  # noqa: E402
 from golddiff.rl.metrics import percentile  # noqa: E402
 from golddiff.rl.trainer import train  # noqa: E402
@@ -73,7 +74,7 @@ def run_mode(mode: str, args: argparse.Namespace, out: Path) -> dict:
         f"--run.dir={out / mode}",
     ]  # fmt: skip
     cfg = load_train_config("configs/demo.yaml", overrides)
-    rows = train(cfg).rows
+    rows = train(cfg, hooks=train_hooks()).rows  # as `golddiff train` runs it
     for r in rows:
         print(
             f"  {mode:8} step {r['step']:>2}  t {r['time/elapsed_s']:6.1f}s  reward {r['reward/mean']:.3f}"

@@ -1,7 +1,8 @@
 """The `golddiff` command. Each subcommand lives in `golddiff/commands/<name>.py` and is imported only
 when it runs, so `golddiff --help` answers at once (no torch import).
 
-A command module defines `HELP: str`, `add_arguments(parser)` and `run(args) -> int`.
+A command module defines `add_arguments(parser)` and `run(args) -> int`; its one-line help is here, in
+`COMMANDS` (the one place it is written), so listing the commands imports none of them.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def compact_prompt(task: Task) -> Task:
 
 
 def fits(task: Task, tokenizer: Any, max_len: int) -> bool:
-    from golddiff.sft import answer_ids, prompt_ids
+    from golddiff.models import answer_ids, prompt_ids
 
     return (
         len(prompt_ids(tokenizer, task.prompt)) + len(answer_ids(tokenizer, task.gold[0].answer)) <= max_len
@@ -151,7 +151,7 @@ def tasks_stage(s: DemoSettings, say: Callable[[str], None]) -> dict[str, int]:
 
 
 def sft_stage(s: DemoSettings, train: list[Task]) -> dict[str, float]:
-    from golddiff.commands.sft import _train_with_progress
+    from golddiff.progress import train_sft_with_progress
     from golddiff.sft import SFTConfig
 
     config = SFTConfig(
@@ -164,7 +164,7 @@ def sft_stage(s: DemoSettings, train: list[Task]) -> dict[str, float]:
         threads=s.threads,
         autocast=s.sft_autocast,
     )
-    result = _train_with_progress(train, config, s.out / "sft", s.sft_steps, s.quiet)
+    result = train_sft_with_progress(train, config, s.out / "sft", s.sft_steps, s.quiet)
     return {
         "sft_first_loss": result.first_loss,
         "sft_last_loss": result.last_loss,
@@ -198,6 +198,7 @@ def rl_stage(s: DemoSettings) -> Path:
 
     import yaml
 
+    from golddiff.checks import train_hooks
     from golddiff.rl.config import load_train_config
     from golddiff.rl.trainer import train
 
@@ -207,15 +208,15 @@ def rl_stage(s: DemoSettings) -> Path:
         + yaml.safe_dump(rl_config(s), sort_keys=False)
     )
     shutil.rmtree(s.out / "rl", ignore_errors=True)
-    summary = train(load_train_config(path))
+    summary = train(load_train_config(path), hooks=train_hooks())
     if summary.last_checkpoint is None:
         raise RuntimeError(f"the RL run in {summary.run_dir} wrote no checkpoint")
     return Path(summary.last_checkpoint)
 
 
 def eval_stage(s: DemoSettings, model: Path, heldout: list[Task], name: str):
-    from golddiff.commands.eval import evaluate_with_progress
     from golddiff.evaluate import EvalSettings, write_eval
+    from golddiff.progress import evaluate_with_progress
 
     settings = EvalSettings(
         samples=s.eval_samples,

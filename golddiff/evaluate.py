@@ -211,8 +211,7 @@ def evaluate(
     import torch
 
     from golddiff.engine import Request, SamplingParams, make_engine
-    from golddiff.models import load_model
-    from golddiff.sft import prompt_ids
+    from golddiff.models import load_model, prompt_ids
 
     settings = settings or EvalSettings()
     t0 = time.perf_counter()

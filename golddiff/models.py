@@ -1,7 +1,10 @@
 """Models and tokenizers: load a Hugging Face causal LM, or build the built-in tiny one.
 
-Two things live here:
+Three things live here:
 
+- `prompt_ids` and `answer_ids`: the one tokenization of a chat prompt (through the tokenizer's chat
+  template, ending with the assistant's turn) and of an answer (its ids, then EOS). SFT trains on
+  prompt + answer, RL and eval prompt the engine with the same prompt ids.
 - `ByteTokenizer`: 256 byte tokens plus a few special tokens (`<|bos|>`, `<|eos|>`, `<|pad|>` and the
   chat-role markers). It encodes any unicode text losslessly, has a chat template in the spirit of Hugging
   Face's `apply_chat_template`, and saves to / loads from a directory.
@@ -11,7 +14,8 @@ Two things live here:
   "small", a local directory or a hub id (Llama, Qwen2/2.5/3, Mistral and GPT-2 families).
   `save_model` writes the Hugging Face format (config.json + model.safetensors + tokenizer files).
 
-Nothing here downloads anything unless you pass a hub id that is not in the local cache.
+Nothing here downloads anything unless you pass a hub id that is not in the local cache. torch and
+transformers are imported when a model is built or loaded, not with this module.
 
     python -c "from golddiff.models import load_model; m, t = load_model('tiny'); print(m.num_parameters())"
 """
@@ -22,12 +26,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
+from typing import TYPE_CHECKING, Any
 
 from golddiff.config import torch_dtype
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import LlamaConfig, PreTrainedModel
 
 SPECIAL_TOKENS = (
     "<|bos|>",
@@ -41,6 +46,21 @@ SPECIAL_TOKENS = (
 )
 CHAT_ROLES = ("system", "user", "assistant", "tool")
 BYTE_TOKENIZER_FILE = "byte_tokenizer.json"
+
+
+def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
+    """The token ids of chat `messages` through the tokenizer's chat template, ending with the assistant's
+    turn: what SFT trains on before the answer, and what the engine is prompted with in RL and eval."""
+    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding (or a dict) instead of a list
+        ids = ids["input_ids"]
+    return [int(i) for i in ids]
+
+
+def answer_ids(tokenizer: Any, answer: str) -> list[int]:
+    """The answer's token ids followed by EOS (where the engine stops): the target SFT trains on."""
+    ids = tokenizer.encode(answer, add_special_tokens=False)
+    return [int(i) for i in ids] + [int(tokenizer.eos_token_id)]
 
 
 class ByteTokenizer:
@@ -135,6 +155,8 @@ class ByteTokenizer:
 
 
 def _byte_llama_config(**sizes: Any) -> LlamaConfig:
+    from transformers import LlamaConfig
+
     tok = ByteTokenizer()
     return LlamaConfig(
         vocab_size=tok.vocab_size,
@@ -172,6 +194,9 @@ def small_config() -> LlamaConfig:
 
 def build_model(config: Any, seed: int = 0) -> PreTrainedModel:
     """A randomly initialised causal LM for `config` (any HF config); the global RNG is left untouched."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config)
@@ -200,16 +225,20 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
         return (
             ByteTokenizer() if str(name_or_path) in BUILT_IN else ByteTokenizer.from_pretrained(name_or_path)
         )
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(name_or_path)
 
 
 def load_model(
     name_or_path: str | Path = "tiny",
-    dtype: torch.dtype | str = torch.float32,
+    dtype: torch.dtype | str = "float32",
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
     """(model in eval mode, tokenizer) for "tiny"/"small" (built with `seed`), a directory, or a hub id."""
+    from transformers import AutoModelForCausalLM
+
     dtype = torch_dtype(dtype)
     if str(name_or_path) in BUILT_IN:
         model = build_model(BUILT_IN[str(name_or_path)](), seed)

@@ -1,7 +1,8 @@
 """Supervised warm start: teach a model the answer format on the training tasks' gold answers.
 
 Each example is the task's chat prompt (the model's chat template, generation prompt included) followed by
-the first gold answer and EOS; the loss is the mean cross-entropy over the answer tokens only (prompt and
+the first gold answer and EOS, tokenized by `golddiff.models.prompt_ids` / `answer_ids` (as RL and eval
+tokenize prompts); the loss is the mean cross-entropy over the answer tokens only (prompt and
 padding are masked). `answer_style="from_top"` writes the same gold change as one block per file whose
 SEARCH runs from the file's first line down to the last changed line: it gives the same files (so the same
 reward), and a small byte-level model learns to copy a block from a fixed start far sooner than it learns
@@ -32,7 +33,7 @@ import torch
 from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, line_diff, normalize_text, parse_answer, split_lines
 from golddiff.diffs.search_replace import format_block
-from golddiff.models import load_model, save_model
+from golddiff.models import answer_ids, load_model, prompt_ids, save_model
 from golddiff.tasks import Task
 
 IGNORE = -100
@@ -77,20 +78,6 @@ class SFTResult:
 
 
 # ------------------------------------------------------------------------------------------ data
-
-
-def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
-    """The chat template's token ids for `messages`, ready for the assistant's answer."""
-    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding
-        ids = ids["input_ids"]
-    return [int(i) for i in ids]
-
-
-def answer_ids(tokenizer: Any, answer: str) -> list[int]:
-    """The answer's ids followed by EOS (the engine stops there)."""
-    ids = tokenizer.encode(answer, add_special_tokens=False)
-    return [int(i) for i in ids] + [int(tokenizer.eos_token_id)]
 
 
 def answer_from_top(task: Task) -> str:

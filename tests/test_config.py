@@ -12,11 +12,11 @@ from golddiff.config import DTYPE_BYTES, ConfigError, Strict, parse_dtype, torch
 from golddiff.demo import DemoSettings
 from golddiff.episodes import Episode
 from golddiff.evaluate import EvalSettings
-from golddiff.plan import Settings as PlanSettings
 from golddiff.reward import RewardSettings
 from golddiff.rl.config import TrainConfig
 from golddiff.sft import SFTConfig
-from golddiff.sim_config import SimConfig
+from golddiff.sim.config import SimConfig
+from golddiff.sim.plan import Settings as PlanSettings
 from golddiff.tasks import Task, TaskSettings
 from golddiff.traces.session import ReadOptions
 from golddiff.traces.stdlib_bugs import Settings as MineSettings
@@ -67,8 +67,8 @@ def test_train_config_reads_dtype_aliases():
 
 
 def test_settings_modules_import_without_torch():
-    modules = ["golddiff.config", "golddiff.demo", "golddiff.evaluate", "golddiff.plan", "golddiff.rl.config",
-               "golddiff.sim_config", "golddiff.tasks", "golddiff.reward", "golddiff.traces.session"]  # fmt: skip
+    modules = ["golddiff.config", "golddiff.demo", "golddiff.evaluate", "golddiff.sim.plan", "golddiff.rl.config", "golddiff.models", "golddiff.rl.data",
+               "golddiff.sim.config", "golddiff.tasks", "golddiff.reward", "golddiff.traces.session"]  # fmt: skip
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -88,3 +88,20 @@ def test_load_model_dtype():
     model, tok = load_model("tiny", dtype="bfloat16")
     assert model.dtype == torch.bfloat16 and not model.training
     assert len(tok) == model.config.vocab_size
+
+
+def test_sft_rl_and_eval_tokenize_a_task_the_same_way(tmp_path):
+    from golddiff.models import answer_ids, prompt_ids
+    from golddiff.rl.dataset import TaskDataset
+    from golddiff.sft import build_examples
+    from golddiff.tasks import make_task, write_tasks_parquet
+
+    task = make_task({"a.py": "x = 1\ny = 2\n"}, {"a.py": "x = 1\ny = 3\n"}, request="Set y to 3.")
+    write_tasks_parquet([task], tmp_path / "tasks.parquet")
+    tok = ByteTokenizer()
+    rl_prompt = TaskDataset(str(tmp_path / "tasks.parquet"), "train", tok, 32).prompt(0).prompt_ids
+    (example,), too_long = build_examples([task], tok, max_len=4096)
+    assert too_long == 0 and example.ids[: example.n_prompt] == rl_prompt == prompt_ids(tok, task.prompt)
+    assert example.ids[example.n_prompt :] == answer_ids(tok, task.gold[0].answer)
+    assert rl_prompt[-1] == tok.convert_tokens_to_ids("<|assistant|>")  # ends with the assistant's turn
+    assert example.ids[-1] == tok.eos_token_id

@@ -1,5 +1,7 @@
 """`golddiff plan` against hand-computed cases: 7B on 8 and 512 H100s, 70B on 64, the FSDP crossover, the
-recommendation flipping where the crossover says, parameter counts from HF configs, custom hardware."""
+recommendation flipping where the crossover says, the batch floor (70B on 1024 H100s with 64 sequences), the
+cost of TP, PP and CP by hand, infeasible layouts never recommended (hypothesis), parameter counts from HF
+configs, custom hardware."""
 
 import json
 import subprocess
@@ -7,15 +9,14 @@ import sys
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from golddiff.plan import (
-    Settings,
-    count_params,
-    load_hardware,
-    make_plan,
-    resolve_model,
-    shape_from_hf_config,
-)
+from golddiff.sim.hardware import load_hardware
+from golddiff.sim.layouts import Layout, evaluate
+from golddiff.sim.plan import Settings, make_plan
+from golddiff.sim.shapes import count_params, resolve_model, shape_from_hf_config
 
 H100 = load_hardware("h100")
 RATE = 0.4 * 989.5e12  # achieved FLOP/s: mfu 0.4 of the H100's dense bf16 peak
@@ -25,9 +26,13 @@ P7 = 7e9
 C7 = P7 - 152064 * 3584  # params doing matmuls per token: all but the input embedding (a lookup)
 
 
-def settings(gpus: int, tokens_per_gpu: float, **kw) -> Settings:
+def settings(gpus: int, tokens_per_gpu: float, seq_len: int = 8192, **kw) -> Settings:
     return Settings(
-        gpus=gpus, seq_len=8192, global_batch_tokens=int(gpus * tokens_per_gpu), attention_flops=False, **kw
+        gpus=gpus,
+        seq_len=seq_len,
+        global_batch_tokens=int(gpus * tokens_per_gpu),
+        attention_flops=False,
+        **kw,
     )
 
 
@@ -63,7 +68,8 @@ def test_7b_on_512_h100_crossover_is_set_by_the_nics():
     assert per_byte > (7 / 8) / NVLINK
     assert plan.crossover_tokens == pytest.approx(8 * P7 * per_byte * RATE / (6 * C7))  # ≈ 1,761 tokens
     assert plan.crossover_simple_tokens == pytest.approx(RATE * per_byte)  # the book's C/W
-    assert plan.batch_floor_tokens == pytest.approx(512 * plan.crossover_tokens)
+    # one whole 8192-token sequence per GPU is already above the crossover: the floor is one per GPU
+    assert plan.batch_floor_tokens == 512 * 8192 and plan.binding == "none"
     assert plan.recommended.layout.kind == "fsdp"
     assert fsdp(plan).overlapped_comm_s == pytest.approx(8 * P7 * per_byte)
 
@@ -84,35 +90,147 @@ def test_70b_on_64_h100_needs_checkpointing():
     assert plan.recommended is lp
 
 
+def whole_sequences_around(crossover: float, seq_len: int) -> tuple[int, int]:
+    """Tokens per GPU in whole sequences just above and just below the crossover."""
+    below = int(crossover // seq_len) * seq_len
+    return below + seq_len, below
+
+
 @pytest.mark.parametrize("reduce_dtype", ["bf16", "fp32"])
 def test_fsdp_hides_exactly_above_the_crossover(reduce_dtype):
-    model = resolve_model("7")
-    crossover = make_plan(model, H100, settings(512, 4096, reduce_dtype=reduce_dtype)).crossover_tokens
-    above = make_plan(model, H100, settings(512, crossover * 1.03, reduce_dtype=reduce_dtype))
-    below = make_plan(model, H100, settings(512, crossover * 0.97, reduce_dtype=reduce_dtype))
-    assert fsdp(above).hides and above.recommended.layout.kind == "fsdp"
-    assert not fsdp(below).hides
-    # below it FSDP is no longer recommended as hiding: another layout hides, or none does and it says so
-    flipped = below.recommended.layout.kind != "fsdp" and below.recommended.hides
-    assert flipped or "no layout hides" in below.reason
-    assert flipped == (reduce_dtype == "bf16")  # fp32 grads: HSDP's all-reduce moves as much as FSDP
+    model, seq = resolve_model("7"), 256
+    crossover = make_plan(model, H100, settings(512, 4096, seq, reduce_dtype=reduce_dtype)).crossover_tokens
+    above_tokens, below_tokens = whole_sequences_around(crossover, seq)
+    above = make_plan(model, H100, settings(512, above_tokens, seq, reduce_dtype=reduce_dtype))
+    below = make_plan(model, H100, settings(512, below_tokens, seq, reduce_dtype=reduce_dtype))
+    assert fsdp(above).hides and above.recommended.layout.kind == "fsdp" and above.binding == "none"
+    assert fsdp(below).microbatch_tokens == below_tokens and not fsdp(below).hides
+    assert below.binding == "crossover" and "Binding constraint: the crossover" in below.reason
+    # below it another layout hides: HSDP with bf16 grads; with fp32 grads HSDP's all-reduce moves as much as
+    # FSDP, and it takes pipeline stages across nodes (each keeps its weights gathered for the whole step)
+    rec = below.recommended
+    assert rec.layout.kind != "fsdp" and rec.hides and rec.feasible
+    hsdp_hides = any(lp.hides and lp.feasible for lp in below.layouts if lp.layout.kind == "hsdp")
+    assert hsdp_hides == (reduce_dtype == "bf16") and (rec.layout.kind == "hsdp") == hsdp_hides
+    assert rec.layout.pp > 1 or reduce_dtype == "bf16"
 
 
 def test_below_the_crossover_hsdp_takes_over():
-    model = resolve_model("7")
-    crossover = make_plan(model, H100, settings(512, 4096, reduce_dtype="bf16")).crossover_tokens
-    plan = make_plan(model, H100, settings(512, 0.9 * crossover, reduce_dtype="bf16"))
+    model, seq = resolve_model("7"), 256
+    crossover = make_plan(model, H100, settings(512, 4096, seq, reduce_dtype="bf16")).crossover_tokens
+    plan = make_plan(
+        model, H100, settings(512, whole_sequences_around(crossover, seq)[1], seq, reduce_dtype="bf16")
+    )
     rec = plan.recommended
     # the shard group's collectives stay on NVLink; only a shard's all-reduce crosses nodes, once per step
     assert rec.layout.kind == "hsdp" and rec.hides and rec.step_s < fsdp(plan).step_s
     assert "FSDP would spend" in plan.reason and "batch floor" in plan.reason
 
 
-def test_far_below_the_crossover_nothing_hides_and_the_floor_is_named():
-    plan = make_plan(resolve_model("7"), H100, settings(512, 256))
-    assert not any(lp.hides for lp in plan.layouts)
-    assert "no layout hides" in plan.reason
+def test_70b_on_1024_h100_with_64_sequences_splits_each_sequence():
+    """The issue's case: 512k tokens = 64 sequences of 8192 for 1024 GPUs. Plain FSDP would give 960 GPUs no
+    sequence; the plan keeps at most 64 data-parallel ranks and splits each sequence over 16 GPUs."""
+    plan = make_plan(resolve_model("70"), H100, Settings(gpus=1024, seq_len=8192, global_batch_tokens=524288))
+    assert plan.sequences == 64
+    assert not fsdp(plan).feasible and "960 ranks" in fsdp(plan).infeasible
+    rec = plan.recommended
+    lay = rec.layout
+    assert rec.feasible and lay.kind != "fsdp" and lay.gpus == 1024
+    assert lay.dp <= 64 and lay.tp * lay.pp * lay.cp >= 16  # every GPU holds part of a sequence
+    assert rec.sequences_per_rank * lay.dp >= 64 and (rec.sequences_per_rank - 1) * lay.dp < 64
+    assert plan.binding == "batch_floor" and "Binding constraint: the batch floor" in plan.reason
+    assert "64 sequences of 8,192 for 1,024 GPUs" in plan.reason
+    # the plan is no worse than any feasible layout, and far better than FSDP's 1.7 s of exposed collectives
+    assert rec.step_s <= 1.01 * min(lp.step_s for lp in plan.layouts if lp.feasible)
+    assert rec.step_s < 1.0
+
+
+def test_far_below_the_crossover_the_batch_floor_is_named():
+    plan = make_plan(resolve_model("7"), H100, settings(512, 256))  # 16 sequences of 8192 for 512 GPUs
+    assert plan.sequences == 16 and plan.binding == "batch_floor"
+    assert plan.recommended.layout.dp <= 16 and plan.recommended.feasible
     assert f"{plan.batch_floor_tokens:,.0f} tokens per step" in plan.reason
+    assert plan.batch_floor_tokens == 512 * 8192
+
+
+def test_long_sequences_are_bound_by_memory_and_split_by_context_or_tensor_parallelism():
+    # one 131k-token sequence: its fp32 logits alone (131072 x 152064 x 6 bytes = 120 GB) exceed a GPU
+    s = Settings(gpus=64, seq_len=131072, global_batch_tokens=64 * 131072)
+    plan = make_plan(resolve_model("7"), H100, s)
+    assert not fsdp(plan).fits and plan.binding == "memory" and "Binding constraint: memory" in plan.reason
+    rec = plan.recommended
+    assert rec.feasible and rec.layout.tp * rec.layout.cp > 1
+    assert sum(rec.memory.values()) <= 0.9 * 80e9
+
+
+def test_tensor_pipeline_and_context_parallel_costs_by_hand():
+    model, s = resolve_model("7"), settings(8, 65536)  # 64 sequences of 8192, attention FLOPs off
+    hidden, layers, kv_dim = 3584, 28, 512
+    # PP 2 over 4 data-parallel ranks: 16 sequences each; one per microbatch fits without checkpointing
+    pp = evaluate(model, H100, s, Layout(shard=4, pp=2))
+    pure = 16 * 8192 * 6 * C7 / (2 * RATE)
+    assert pp.compute_s - pp.bubble_s == pytest.approx(pure)
+    assert pp.bubble_s == pytest.approx(pure * 1 / pp.microbatches)  # (pp - 1) / microbatches
+    tokens = pp.microbatch_tokens
+    assert pp.comm_s["pp"] == pytest.approx(pp.microbatches * 2 * 2 * tokens * hidden / NVLINK)
+    # the stage keeps its weights gathered: one all-gather (bf16) and one reduce-scatter (fp32) per step
+    assert pp.comm_s["fsdp"] == pytest.approx((2 + 4) * P7 / 2 * (3 / 4) / NVLINK)
+    # CP 2: each sequence in two chunks, K and V (bf16) passed once per layer in forward, twice in backward
+    cp = evaluate(model, H100, s, Layout(shard=4, cp=2))
+    chunk = cp.microbatch_tokens / 2
+    passes = 4 if cp.checkpointing else 3
+    assert cp.comm_s["cp"] == pytest.approx(cp.microbatches * passes * layers * chunk * 4 * kv_dim / NVLINK)
+    assert cp.exposed_comm_s == pytest.approx(cp.comm_s["cp"])  # no attention FLOPs to hide behind
+    assert cp.memory["optimizer"] == pytest.approx(8 * P7 / 8)  # FSDP shards over dp_shard x cp
+    # TP 2: all-gather + reduce-scatter around attention and MLP, forward and backward: 8 per layer
+    tp = evaluate(model, H100, s, Layout(shard=4, tp=2))
+    per_layer = (12 if tp.checkpointing else 8) * 2 * tp.microbatch_tokens * hidden / 2
+    assert tp.comm_s["tp"] == pytest.approx(tp.microbatches * layers * per_layer / NVLINK)
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    billions=st.sampled_from([0.5, 1.5, 7, 14, 32, 70, 405]),
+    gpus=st.sampled_from([1, 2, 8, 12, 24, 64, 96, 256, 1024, 2048]),
+    seq_len=st.sampled_from([1024, 4096, 8192, 32768]),
+    sequences=st.integers(1, 4096),
+    extra_tokens=st.integers(0, 1000),
+    reduce_dtype=st.sampled_from(["bf16", "fp32"]),
+    master_weights=st.booleans(),
+    gpu=st.sampled_from(["h100", "a100", "h200"]),
+)
+def test_infeasible_layouts_are_never_recommended(
+    billions, gpus, seq_len, sequences, extra_tokens, reduce_dtype, master_weights, gpu
+):
+    s = Settings(
+        gpus=gpus, seq_len=seq_len, global_batch_tokens=sequences * seq_len + extra_tokens,
+        reduce_dtype=reduce_dtype, master_weights=master_weights,
+    )  # fmt: skip
+    hw = load_hardware(gpu)
+    plan = make_plan(resolve_model(str(billions)), hw, s)
+    rec = plan.recommended
+    assert plan.binding in ("none", "memory", "crossover", "batch_floor")
+    feasible = [lp for lp in plan.layouts if lp.feasible]
+    assert all(lp.layout.gpus == gpus for lp in plan.layouts)
+    if rec is None:
+        assert not feasible and plan.binding in ("memory", "batch_floor")
+        return
+    lay = rec.layout
+    assert rec.feasible and rec.fits and not rec.infeasible
+    assert lay.dp <= plan.sequences  # every data-parallel rank holds a sequence
+    assert sum(rec.memory.values()) <= s.usable_memory * hw.hbm_bytes
+    assert lay.tp <= hw.gpus_per_node and lay.pp <= plan.model.layers
+    if any(lp.hides for lp in feasible):
+        assert rec.hides  # a hiding layout wins over a faster one that does not hide
+    else:
+        assert rec.step_s <= 1.01 * min(lp.step_s for lp in feasible) and "no layout hides" in plan.reason
+    if plan.binding == "none":
+        assert lay.kind == "fsdp" and rec.hides
+    else:
+        words = {"memory": "memory", "crossover": "the crossover", "batch_floor": "the batch floor"}
+        assert f"Binding constraint: {words[plan.binding]}" in plan.reason
+    if plan.binding == "batch_floor":
+        assert plan.sequences < gpus
 
 
 def test_hf_config_counts_parameters(tmp_path):
@@ -174,3 +292,30 @@ def test_plan_cli_json_and_table():
     assert table.returncode == 0 and "recommended" in table.stdout and "FSDP+PP" in table.stdout
     bad = subprocess.run([*run[:-1], "lots"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "token count" in bad.stderr
+
+
+def plan_json(*args: str) -> dict:
+    cmd = [sys.executable, "-m", "golddiff.cli", "plan", *args, "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_plan_cli_70b_on_1024_h100_is_not_plain_fsdp():
+    doc = plan_json("--model", "70", "--gpus", "1024", "--gpu", "h100", "--seq-len", "8192",
+                    "--global-batch-tokens", "524288")  # fmt: skip
+    rec = doc["recommended"]
+    lay = rec["layout"]
+    assert lay["kind"] != "fsdp" and rec["feasible"] and doc["sequences"] == 64
+    assert lay["dp"] <= 64 and lay["dp"] * lay["tp"] * lay["pp"] * lay["cp"] == 1024  # every GPU has work
+    assert doc["binding"] == "batch_floor" and "Binding constraint: the batch floor" in doc["reason"]
+    plain = next(row for row in doc["layouts"] if row["layout"]["kind"] == "fsdp")
+    assert not plain["feasible"] and "ranks" in plain["infeasible"]
+    assert doc["considered"]["too_few_sequences"] > 0 and doc["considered"]["feasible"] > 0
+
+
+def test_plan_cli_7b_on_8_h100_with_4m_tokens_stays_plain_fsdp():
+    doc = plan_json("--model", "7", "--gpus", "8", "--gpu", "h100", "--global-batch-tokens", "4M")
+    rec = doc["recommended"]
+    assert rec["layout"]["kind"] == "fsdp" and rec["layout"]["shard"] == 8 and rec["hides"]
+    assert doc["binding"] == "none" and "no limit binds" in doc["reason"]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from golddiff.diffs import files_diff
 from golddiff.reward import (
+    KINDS,
     RewardSettings,
     UnitWeights,
     prepare,
@@ -41,7 +42,7 @@ def test_gold_answer_scores_one_and_is_exact():
     task = _task()
     r = score(task.gold[0].answer, task)
     assert r.value == 1.0 and r.exact and r.error is None and r.penalty == 0.0
-    assert r.f1 == {"change": 1.0, "context": 1.0, "location": 1.0}
+    assert r.f1 == dict.fromkeys(KINDS, 1.0) and not r.floored
 
 
 def test_empty_answer_scores_zero_when_the_gold_changes_something():
@@ -112,7 +113,7 @@ def test_the_same_change_in_the_wrong_place_scores_lower():
     task = make_task(base, {"a.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n"})
     wrong = render_answer(base, {"a.py": "def f():\n    return 2\n\n\ndef g():\n    return 1\n"})
     r = score(wrong, task)
-    assert r.f1["change"] == 1.0 and r.f1["context"] < 1.0 and r.value < 1.0
+    assert r.f1["added"] == r.f1["removed"] == 1.0 and r.f1["location"] < 1.0 and r.value < 1.0
 
 
 def test_several_golds_take_the_best():
@@ -129,10 +130,12 @@ def test_prepared_target_and_settings():
     target = prepare(task)
     answer = task.negatives[0].answer
     assert score(answer, target) == score(answer, task)
-    only_change = RewardSettings(weights=UnitWeights(change=1, context=0, location=0), penalty_lambda=0)
-    assert score(answer, task, only_change).value == pytest.approx(score(answer, task).f1["change"])
+    only_added = RewardSettings(weights=UnitWeights(added=1, removed=0, location=0), penalty_lambda=0)
+    assert score(answer, task, only_added).value == pytest.approx(score(answer, task).f1["added"])
     with pytest.raises(ValueError):
         RewardSettings(lamda=0.3)
+    with pytest.raises(ValueError, match="at least one"):
+        UnitWeights(added=0, removed=0, context=0, location=0)
 
 
 def _big_task(n_lines: int, every: int):
@@ -224,13 +227,26 @@ def test_swerl_no_change_either_side_is_one_and_malformed_is_minus_one():
     assert swerl_reward_from_answer(answer, CTX, {"a.py": "x = 1\ny = 3\n"}) == 1.0
 
 
+def _nearness_by_pairs(blocks, others, scale):
+    """Location nearness the slow way: every pair of blocks."""
+    import math
+
+    total = 0.0
+    for b in blocks:
+        ds = [
+            max(0, o.span()[0] - b.span()[1], b.span()[0] - o.span()[1]) for o in others if o.path == b.path
+        ]
+        total += math.exp(-min(ds) / scale) if ds else 0.0
+    return total / len(blocks) if blocks else 1.0
+
+
 @settings(max_examples=100, deadline=None)
 @given(_file, _file, _file, _file)
 def test_counting_shared_texts_without_cutting_them_matches_the_direct_count(base, gold, pred, neg):
     from collections import Counter
 
     from golddiff.reward.gold_diff import _compare, _files_blocks, prepare
-    from golddiff.reward.units import collapse, location_units, ngrams, overlap
+    from golddiff.reward.units import ngrams, overlap, tokens
 
     if base == gold:
         gold += "extra = 1\n"
@@ -244,14 +260,18 @@ def test_counting_shared_texts_without_cutting_them_matches_the_direct_count(bas
         parts = {"added": lambda b: [b.added], "removed": lambda b: [b.removed]}.get(
             kind, lambda b: [b.before, b.after]
         )
-        return Counter(g for b in blocks for lines in parts(b) for g in ngrams(collapse("".join(lines)), 6))
+        return Counter(
+            g for b in blocks for lines in parts(b) for g in ngrams(" ".join(tokens("".join(lines))), 3)
+        )
 
     got = _compare(p_blocks, g_blocks, target, "ngram")
     for kind in ("added", "removed", "context"):
         pu, gu = direct(p_blocks, kind), direct(g_blocks, kind)
         assert (got.hit[kind], got.pred[kind], got.gold[kind]) == (overlap(pu, gu), pu.total(), gu.total())
-    pl, gl = location_units(p_blocks, 16), location_units(g_blocks, 16)
-    assert got.hit["location"] == overlap(pl, gl)
+    if p_blocks:
+        scale = target.settings.location_scale
+        want = (_nearness_by_pairs(p_blocks, g_blocks, scale), _nearness_by_pairs(g_blocks, p_blocks, scale))
+        assert got.location == pytest.approx(want)
     penalty = 0
     for kind in ("added", "removed"):
         gu = direct(g_blocks, kind)
@@ -264,9 +284,17 @@ def test_docstring_examples_run():
     import doctest
 
     import golddiff.diffs.search_replace
+    import golddiff.reward.fit
     import golddiff.reward.gold_diff
     import golddiff.reward.swerl
+    import golddiff.reward.units
 
-    for module in (golddiff.reward.gold_diff, golddiff.reward.swerl, golddiff.diffs.search_replace):
+    for module in (
+        golddiff.reward.gold_diff,
+        golddiff.reward.units,
+        golddiff.reward.swerl,
+        golddiff.reward.fit,
+        golddiff.diffs.search_replace,
+    ):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0

@@ -8,6 +8,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from golddiff.checks import train_hooks  # noqa: E402
 from golddiff.rl.checkpoint import latest_checkpoint  # noqa: E402
 from golddiff.rl.config import load_train_config  # noqa: E402
 from golddiff.rl.ledger import read_ledger  # noqa: E402
@@ -27,10 +28,13 @@ def config(tmp_path, *overrides, name="run"):
 
 
 def collect_groups(into):
+    """The hooks `golddiff train` runs with (preflight checks, drift monitor), plus collecting each step's
+    groups."""
+
     def on_step(loop, row):
         into.append((row["step"], list(loop.last_groups)))
 
-    return Hooks(on_step=on_step)
+    return train_hooks(on_step)
 
 
 def ledger_positions(run_dir):
@@ -48,6 +52,7 @@ def test_max_off_policy_steps_zero_is_exactly_on_policy(tmp_path):
     for row in summary.rows:
         assert row["off_policy/lag_max"] == 0 and row["data/stale_dropped"] == 0
         assert row["off_policy/ess"] > 0.9999 and row["off_policy/mismatch_kl"] < 1e-5  # same weights
+        assert row["checks/drift_warnings"] == 0  # the drift monitor (a hook) watched every step
 
 
 def test_in_flight_updates_stamp_several_versions_on_one_completion(tmp_path):

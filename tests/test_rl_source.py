@@ -9,7 +9,8 @@ from golddiff.config import ConfigError, parse_overrides, split_override_args
 from golddiff.models import ByteTokenizer
 from golddiff.rl.checkpoint import COMPLETE, complete_checkpoints, latest_checkpoint, write_checkpoint
 from golddiff.rl.config import DataSection, SyntheticSection, TrainConfig, load_train_config
-from golddiff.rl.data import PromptOrder, TaskDataset
+from golddiff.rl.data import PromptOrder
+from golddiff.rl.dataset import TaskDataset
 from golddiff.rl.ledger import Ledger, consumed_positions, read_ledger
 from golddiff.rl.messages import WeightsMessage
 from golddiff.rl.metrics import keep_rows_until, length_stats

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-from golddiff.sim_calibrate import calibrate, fit_lengths, read_run
-from golddiff.sim_config import load_sim_config
-from golddiff.sim_report import step_metrics
-from golddiff.simulate import Simulation
+from golddiff.sim.calibrate import calibrate, fit_lengths, read_run
+from golddiff.sim.config import load_sim_config
+from golddiff.sim.report import step_metrics
+from golddiff.sim.simulate import Simulation
 
 STEPS, PROMPT, GROUP = 40, 20, 8
 TRUE = {"a": 0.002, "b": 0.0004, "rate": 2000.0, "overhead": 0.2, "broadcast": 0.05}

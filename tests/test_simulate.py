@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from golddiff.config import parse_overrides, split_override_args
-from golddiff.sim_calibrate import calibrate
-from golddiff.sim_config import LengthSampler, load_sim_config
-from golddiff.sim_report import step_metrics, summary, write_run_dir
-from golddiff.simulate import Simulation, simulate
+from golddiff.sim.calibrate import calibrate
+from golddiff.sim.config import LengthSampler, load_sim_config
+from golddiff.sim.report import step_metrics, summary, write_run_dir
+from golddiff.sim.simulate import Simulation, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [

@@ -3,9 +3,10 @@
     golddiff doctor --tiny                         # every check on the built-in tiny model, CPU, fp32
     golddiff doctor --model runs/x/checkpoints/step_50 --config configs/qwen-1.5b.yaml --dtype bf16 --device cuda
 
-    from golddiff.checks import preflight, run_checks, DriftMonitor
+    from golddiff.checks import preflight, run_checks, train_hooks, DriftMonitor
     results = preflight(model, tokenizer, cfg)     # the cheap checks; raises CheckFailed on a failure
     warnings = DriftMonitor().update(step, metrics_row)
+    train(cfg, hooks=train_hooks())                # golddiff.rl.trainer.train with both guards plugged in
 
 The checks (each a function returning a `CheckResult`: status pass/warn/fail, figures, thresholds, message,
 advice), one module each:
@@ -40,6 +41,7 @@ __all__ = [
     "Status",
     "preflight",
     "run_checks",
+    "train_hooks",
     "worst",
 ]
 
@@ -165,3 +167,11 @@ def preflight(model: Any, tokenizer: Any, config: Any, raise_on_fail: bool = Tru
     if raise_on_fail and any(r.failed for r in results):
         raise CheckFailed(results)
     return results
+
+
+def train_hooks(on_step: Any = None) -> Any:
+    """The guards `golddiff train` (and the demo) run with, as `golddiff.rl.trainer.Hooks`: `preflight`
+    on the learner's model before step 1 (when `run.preflight`) and a `DriftMonitor` on every step."""
+    from golddiff.rl.trainer import Hooks
+
+    return Hooks(on_step=on_step, preflight=preflight, monitors=[DriftMonitor()])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from golddiff.checks.causality import Probe, _Setup
+from golddiff.checks.probe import Probe, ProbeSetup
 
 Scorer = Callable[[Sequence[Sequence[int]]], list[list[float]]]  # sequences → logprobs of tokens 1..T−1
 
@@ -26,7 +26,7 @@ def _scores(score: Scorer, sequences: list[torch.Tensor]) -> list[torch.Tensor]:
     return [torch.tensor(x) for x in score([s.tolist() for s in sequences])]  # each (T−1,)
 
 
-def probe_prefill(score: Scorer, length: int, s: _Setup) -> Probe:
+def probe_prefill(score: Scorer, length: int, s: ProbeSetup) -> Probe:
     """One sequence of `length` tokens: future leak and signal over `s.trials` random positions."""
     ids = s.randint(0, s.vocab, (length,)).cpu()  # (T,)
     (base,) = _scores(score, [ids])  # (T−1,): entry i is log p(x[i+1] | x[:i+1])
@@ -41,7 +41,7 @@ def probe_prefill(score: Scorer, length: int, s: _Setup) -> Probe:
     return s.finish(probe)
 
 
-def probe_batched(score: Scorer, lengths: list[int], s: _Setup) -> Probe:
+def probe_batched(score: Scorer, lengths: list[int], s: ProbeSetup) -> Probe:
     """Sequences of `lengths` scored together; the first replaced by other tokens must not move the rest."""
     docs = [s.randint(0, s.vocab, (n,)).cpu() for n in lengths]
     base, again = _scores(score, docs), _scores(score, docs)
@@ -56,7 +56,7 @@ def probe_batched(score: Scorer, lengths: list[int], s: _Setup) -> Probe:
     return s.finish(probe)
 
 
-def vllm_probes(score: Scorer, lengths: list[int], s: _Setup) -> list[Probe]:
+def vllm_probes(score: Scorer, lengths: list[int], s: ProbeSetup) -> list[Probe]:
     """Both probes; a path that cannot run is reported as not probed (as the other engine probes are)."""
     probes = []
     for name, run in (

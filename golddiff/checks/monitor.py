@@ -41,7 +41,10 @@ class DriftThresholds(Strict):
 
 
 class DriftMonitor:
-    """`update(step, metrics)` returns the warnings for that step (and keeps them in `warnings`)."""
+    """`update(step, metrics)` returns the warnings for that step (and keeps them in `warnings`); a
+    `golddiff.rl.trainer.StepMonitor`."""
+
+    label = "drift"
 
     def __init__(self, thresholds: DriftThresholds | None = None) -> None:
         self.thresholds = thresholds or DriftThresholds()

@@ -14,8 +14,6 @@ import os
 import sys
 from pathlib import Path
 
-HELP = "the whole pipeline on the built-in tiny model: logs -> tasks -> SFT -> RL -> report"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from golddiff.demo import DemoSettings

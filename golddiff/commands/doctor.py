@@ -21,8 +21,6 @@ import sys
 from golddiff.checks import CHECKS  # no torch until a check runs
 from golddiff.config import accept_overrides
 
-HELP = "check a model and config for the failures that silently ruin runs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "look at episodes: `golddiff episodes show FILE [ID]`"
-
 _STATUS_STYLE = {
     "applied": "green",
     "rejected": "red",

@@ -14,8 +14,6 @@ import json
 import os
 import sys
 
-HELP = "sample answers from a model and score them"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -40,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading
     from golddiff.evaluate import EvalSettings, summary_line, write_eval
+    from golddiff.progress import evaluate_with_progress
     from golddiff.tasks import read_split
 
     try:
@@ -63,20 +62,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"golddiff eval: {len(result.tasks)} tasks x {args.samples} answers -> {args.out}", file=sys.stderr)
     print(json.dumps(summary_line(result.summary) | {"model": args.model, "out": args.out}))
     return 0
-
-
-def evaluate_with_progress(model, tasks, settings, quiet: bool, label: str = "eval"):
-    from golddiff.evaluate import evaluate
-
-    if quiet:
-        return evaluate(model, tasks, settings)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-    ) as bar:
-        tid = bar.add_task(label, total=len(tasks) * settings.samples)
-        return evaluate(model, tasks, settings, on_answer=lambda done, total: bar.update(tid, completed=done))
 
 
 def print_table(summaries: dict[str, dict]) -> None:

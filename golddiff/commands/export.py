@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-HELP = "write episodes as ATIF trajectories, chat messages or preference pairs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=["atif", "messages", "pairs"], help="what to write")

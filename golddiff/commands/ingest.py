@@ -7,8 +7,6 @@ import json
 import os
 import sys
 
-HELP = "read coding-agent session logs into episodes.jsonl"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(

@@ -1,11 +1,15 @@
-"""`golddiff plan`: how to shard the learner on a cluster (FSDP, HSDP, FSDP+TP, FSDP+PP), and why.
+"""`golddiff plan`: how to shard the learner on a cluster (FSDP, HSDP, TP, PP, CP and their mixes), and why.
 
     golddiff plan --model 7 --gpus 512 --gpu h100 --seq-len 8192 --global-batch-tokens 4M
+    golddiff plan --model 70 --gpus 1024 --gpu h100 --seq-len 8192 --global-batch-tokens 512k
     golddiff plan --model path/to/config.json --gpus 64 --global-batch-tokens 1M --json
 
-Prints one row per layout (memory per GPU, compute and communication per optimizer step) and the
-recommendation with its reason and the FSDP crossover; `--json` prints the whole plan as JSON instead.
-The arithmetic and its sources are in `golddiff/plan.py`; hardware figures in golddiff/data/hardware.yaml.
+Prints the best layout of each kind (memory per GPU, compute, bubble and communication per optimizer step,
+feasible or why not), the recommendation with the binding constraint (memory, the crossover or the batch
+floor) and its reason; `--json` prints the whole plan as JSON instead. Exit code 0 with a recommendation,
+1 when no layout is feasible, 2 on bad input. The planner is `golddiff/sim/plan.py`, the cost of each layout
+`golddiff/sim/layouts.py`, the arithmetic and its sources `golddiff/sim/roofline.py`; hardware figures in
+golddiff/data/hardware.yaml (read by `golddiff/sim/hardware.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import argparse
 import json
 import sys
 
-HELP = "plan how to shard the learner on a cluster"
 _SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
 
 
@@ -71,7 +74,9 @@ def _overrides(pairs: list[str]) -> dict[str, float]:
 
 
 def build_plan(args: argparse.Namespace):
-    from golddiff.plan import Settings, load_hardware, make_plan, resolve_model
+    from golddiff.sim.hardware import load_hardware
+    from golddiff.sim.plan import Settings, make_plan
+    from golddiff.sim.shapes import resolve_model
 
     hw = load_hardware(args.gpu, args.hardware, _overrides(args.hw), args.interconnect)
     settings = Settings(
@@ -90,12 +95,21 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.1f}"
 
 
+def _why_not(lp, sequences: int) -> str:
+    """ "yes", or what makes the layout infeasible: the batch (more data-parallel ranks than sequences), memory."""
+    reasons = [word for word, bad in (("batch", lp.layout.dp > sequences), ("memory", not lp.fits)) if bad]
+    return "no: " + ", ".join(reasons) if reasons else "yes"
+
+
 def print_plan(plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from golddiff.sim.explain import BINDING_WORDS
+    from golddiff.sim.layouts import best_per_kind
+
     console, s, m, hw = (
-        Console(width=None if sys.stdout.isatty() else 160),
+        Console(width=None if sys.stdout.isatty() else 180),
         plan.settings,
         plan.model,
         plan.hardware,
@@ -103,38 +117,42 @@ def print_plan(plan) -> None:
     console.print(
         f"[bold]{m.name}[/]: {m.params / 1e9:.2f}B params, {m.layers} layers, hidden {m.hidden}, "
         f"on {s.gpus} x {hw.name} ({hw.gpus_per_node} per node), {s.global_batch_tokens:,} tokens per step "
-        f"= {plan.tokens_per_gpu:,.0f} per GPU, sequences of {s.seq_len}"
+        f"= {plan.sequences:,} sequences of {s.seq_len:,} = {plan.tokens_per_gpu:,.0f} tokens per GPU"
     )
-    table = Table(title="layouts (memory in GB per GPU, time in s per optimizer step)")
-    for name in (
+    table = Table(title="best layout of each kind (memory in GB per GPU, time in s per optimizer step)")
+    names = (
         "layout",
         "",
+        "seqs/rank",
         "microbatch",
         "ckpt",
         "states",
         "act",
         "total",
-        "no ckpt",
         "compute",
+        "bubble",
         "comm",
         "step",
-    ):
+    )
+    for name in names:
         table.add_column(name, justify="left" if name in ("layout", "") else "right", no_wrap=True)
     table.add_column("hides", justify="center")
-    for lp in plan.layouts:
+    table.add_column("feasible", no_wrap=True)
+    for lp in best_per_kind(plan.layouts):
         mem = lp.memory
         states = mem["weights"] + mem["grads"] + mem["optimizer"]
-        style = "bold green" if lp is plan.recommended else ("dim" if not lp.fits else None)
+        style = "bold green" if lp is plan.recommended else ("dim" if not lp.feasible else None)
         table.add_row(
-            lp.layout.kind.upper(), lp.layout.label, f"{lp.microbatch_tokens:,} x{lp.microbatches}",
+            lp.layout.kind.upper(), lp.layout.label, str(lp.sequences_per_rank), f"{lp.microbatch_tokens:,} x{lp.microbatches}",
             "yes" if lp.checkpointing else "no", _gb(states), _gb(mem["activations"] + mem["logits"]),
-            _gb(sum(mem.values())) + ("" if lp.fits else " !"), _gb(lp.memory_no_ckpt_bytes),
-            f"{lp.compute_s:.3g}", f"{lp.overlapped_comm_s:.3g}" + (f"+{lp.exposed_comm_s:.2g}" if lp.exposed_comm_s else ""),
-            f"{lp.step_s:.3g}", "yes" if lp.hides else "no", style=style,
+            _gb(sum(mem.values())), f"{lp.compute_s - lp.bubble_s:.3g}", f"{lp.bubble_s:.2g}" if lp.bubble_s else "",
+            f"{lp.overlapped_comm_s:.3g}" + (f"+{lp.exposed_comm_s:.2g}" if lp.exposed_comm_s else ""),
+            f"{lp.step_s:.3g}", "yes" if lp.hides else "no", _why_not(lp, plan.sequences), style=style,
         )  # fmt: skip
     console.print(table)
     _print_memory(console, plan)
     console.print(f"[bold]recommended:[/] {plan.reason}")
+    console.print(f"[bold]binding constraint:[/] {BINDING_WORDS[plan.binding]}")
     for note in plan.notes:
         console.print(f"  note: {note}")
 
@@ -161,7 +179,7 @@ def _print_memory(console, plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from golddiff.plan import plan_to_dict
+    from golddiff.sim.plan import plan_to_dict
 
     try:
         plan = build_plan(args)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "an HTML report with plots from one or more run dirs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run dirs written by `golddiff train`")

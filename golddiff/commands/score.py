@@ -1,7 +1,10 @@
 """`golddiff score tasks.parquet answers.jsonl`: the gold-diff reward (and SWE-RL's) of each answer.
 
 answers.jsonl holds `{"task_id": ..., "answer": "..."}` per line. Prints a table (the first `--rows`
-answers) and, last, one JSON line: n, mean_reward, format_error_rate, exact_match_rate, mean_swerl.
+answers: the reward, its four parts added/removed/context/location, "-" for a part neither side has and
+so not weighed, the penalty, SWE-RL's reward, and a note: the error, the size fallback, "exact", or
+"floor" when the abstention rule's floor set the value) and, last, one JSON line: n, mean_reward,
+format_error_rate, exact_match_rate, mean_swerl.
 SWE-RL's reward is quadratic in the diff size, so diffs longer than `--swerl-max-chars` are not given it.
 """
 
@@ -11,8 +14,6 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-
-HELP = "score a file of answers against tasks with the gold-diff reward"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,6 +70,8 @@ def _score_all(args, tasks: dict) -> tuple[list[dict], int]:
                 "exact": r.exact,
                 "error": r.error,
                 "fallback": r.fallback,
+                "floored": r.floored,
+                "scored": list(r.scored) if r.error is None else [],
                 "swerl": swerl_score(answer, task) if use_swerl else None,
             }
         )
@@ -93,20 +96,31 @@ def _print_table(rows: list[dict], limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from golddiff.reward import KINDS
+
     console = Console()
     table = Table(title=f"golddiff score ({min(limit, len(rows))} of {len(rows)} answers)")
     table.add_column("task", no_wrap=True)
-    for name in ("reward", "change", "ctx", "loc", "pen", "swerl"):
+    for name in ("reward", "add", "rem", "ctx", "loc", "pen", "swerl"):
         table.add_column(name, justify="right", no_wrap=True, min_width=5)
-    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=max(8, console.width - 70))
+    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=max(8, console.width - 78))
     fmt = lambda x: "" if x is None else f"{x:.2f}"  # noqa: E731
     for r in rows[:limit]:
-        note = r["error"] or r["fallback"] or ("exact" if r["exact"] else "")
-        f1 = r["f1"]
+        note = (
+            r["error"]
+            or r["fallback"]
+            or ("exact" if r["exact"] else "")
+            or ("floor" if r["floored"] else "")
+        )
+        parts = [fmt(r["f1"].get(kind)) if kind in r["scored"] or r["error"] else "-" for kind in KINDS]
         table.add_row(
-            "…" + r["task_id"].split(":")[0][-8:], fmt(r["reward"]), fmt(f1.get("change")), fmt(f1.get("context")),
-            fmt(f1.get("location")), fmt(r["penalty"]), fmt(r["swerl"]), note,
-        )  # fmt: skip
+            "…" + r["task_id"].split(":")[0][-8:],
+            fmt(r["reward"]),
+            *parts,
+            fmt(r["penalty"]),
+            fmt(r["swerl"]),
+            note,
+        )
     console.print(table)
 
 

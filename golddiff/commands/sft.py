@@ -12,8 +12,6 @@ import json
 import os
 import sys
 
-HELP = "supervised warm start on the tasks' gold answers"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tasks", help="tasks.parquet from `golddiff tasks` (or the demo)")
@@ -45,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars from model loading
+    from golddiff.progress import train_sft_with_progress
     from golddiff.sft import SFTConfig, total_steps
     from golddiff.tasks import read_split
 
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     )
     total = total_steps(config, len(chosen))
     try:
-        result = _train_with_progress(chosen, config, args.out, total, args.quiet)
+        result = train_sft_with_progress(chosen, config, args.out, total, args.quiet)
     except ValueError as e:
         print(f"golddiff sft: {e}", file=sys.stderr)
         return 1
@@ -89,24 +88,3 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(line))
     return 0
-
-
-def _train_with_progress(tasks, config, out, total: int, quiet: bool):
-    from golddiff.sft import train_sft
-
-    if quiet:
-        return train_sft(tasks, config, out)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = (
-        TextColumn("sft"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps  loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=True) as bar:
-        tid = bar.add_task("sft", total=total, loss="-")
-        return train_sft(
-            tasks, config, out, on_step=lambda row: bar.update(tid, advance=1, loss=f"{row['loss']:.3f}")
-        )

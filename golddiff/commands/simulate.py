@@ -8,7 +8,7 @@ simulator against measured runs.
 Any config key can be overridden as `--a.b=value` (value parsed as YAML: `--modes=[sync,pipeline]`).
 Prints a table per mode and ends with one JSON line (summaries and the speed-ups against sync). With
 `--out DIR`: summary.json, one run dir per mode (config.yaml + metrics.jsonl in the `golddiff train`
-schema), and unless `--no-plots`, PNG plots and index.html. The model is in golddiff/simulate.py.
+schema), and unless `--no-plots`, PNG plots and index.html. The model is in golddiff/sim/simulate.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 
 from golddiff.config import accept_overrides
-
-HELP = "simulate sync vs Pipeline RL on a cluster"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,9 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_simulation(args: argparse.Namespace) -> int:
-    from golddiff.sim_config import load_sim_config
-    from golddiff.sim_report import compare, print_table, summary, write_outputs
-    from golddiff.simulate import simulate
+    from golddiff.sim.config import load_sim_config
+    from golddiff.sim.report import compare, print_table, summary, write_outputs
+    from golddiff.sim.simulate import simulate
 
     cfg = load_sim_config(args.config, getattr(args, "overrides", []))
     results = simulate(cfg)
@@ -67,7 +65,7 @@ def run_simulation(args: argparse.Namespace) -> int:
 def run_calibration(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from golddiff.sim_calibrate import calibrate, print_calibration
+    from golddiff.sim.calibrate import calibrate, print_calibration
 
     cal = calibrate(args.calibrate, max_steps=args.max_steps, predict=args.predict)
     print_calibration(cal)

@@ -14,8 +14,6 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 
-HELP = "turn episodes into RL tasks (parquet), SFT data and preference pairs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("episodes", help="episodes.jsonl from `golddiff ingest`")
@@ -105,25 +103,8 @@ def _tasks(args, splits: dict[str, float], counts: Counter, sft_f, pairs_f, prog
         yield task
 
 
-def _progress(quiet: bool, stack: ExitStack):
-    if quiet:
-        return lambda: None
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    bar = stack.enter_context(
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed} episodes"),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-    )
-    tid = bar.add_task("golddiff tasks", total=None)
-    return lambda: bar.advance(tid)
-
-
 def run(args: argparse.Namespace) -> int:
+    from golddiff.progress import counter
     from golddiff.tasks import write_tasks_parquet
 
     try:
@@ -136,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             sft_f = stack.enter_context(open(args.sft, "w", encoding="utf-8")) if args.sft else None
             pairs_f = stack.enter_context(open(args.pairs, "w", encoding="utf-8")) if args.pairs else None
-            tick = _progress(args.quiet, stack)
+            tick = counter("golddiff tasks", "episodes", args.quiet, stack)
             n = write_tasks_parquet(_tasks(args, splits, counts, sft_f, pairs_f, tick), args.out)
     except (OSError, ValueError) as e:
         print(f"golddiff tasks: {e}", file=sys.stderr)

@@ -18,8 +18,6 @@ from pathlib import Path
 
 from golddiff.config import accept_overrides
 
-HELP = "Pipeline RL training (or the sync baseline) from a YAML recipe"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="YAML recipe (configs/demo.yaml); omit with --resume")
@@ -59,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), end="")
         return 0
+    from golddiff.checks import train_hooks
     from golddiff.rl.trainer import LearnerFailed, train
 
     try:
-        summary = train(cfg, resume=bool(args.resume))
+        summary = train(cfg, resume=bool(args.resume), hooks=train_hooks())
     except LearnerFailed as e:
         print(f"golddiff train: {e}", file=sys.stderr)
         return 1

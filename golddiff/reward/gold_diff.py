@@ -7,24 +7,51 @@
 How `score` works, for an answer y, base files S0, golds G*1..m and negatives R1..k:
 1. y is parsed strictly (`golddiff.diffs.parse_answer`) and applied to S0; a parse or apply error, or a
    path outside the task's files (absolute, `..`, not listed), scores −1 with `error` saying why.
-2. The change blocks of S0→y, S0→G* and S0→Rj are cut into units (`golddiff.reward.units`): change
-   (n-grams of added text and of removed text), context (n-grams of the unchanged lines around each
-   change) and location ((file, region) of each change). P, G, N are their multisets, N = ⋃ Rj units
-   minus anything G has.
-3. Each kind gets its own F1; value = Σ w_k·F1_k / Σ w_k − λ·|P∩N|/|P| on change units (λ = 0.5),
-   clipped to [−1, 1]. Empty P scores 1 if G is empty, else 0. Several golds: the best.
-Because P comes from the resulting files (not from the blocks' text), quoting more unchanged lines in
-SEARCH/REPLACE blocks changes nothing: the same edit scores the same however it is written.
+2. The change blocks of S0→y, S0→G* and S0→Rj (`golddiff.reward.units`) give four parts, each in [0, 1]
+   and 1 for the gold itself:
+   - added, removed: F1 of the token n-grams (n = 1..3) of the added text, and apart, of the removed
+     text (tokens: identifiers, numbers, single symbols; spacing and line breaks never count);
+   - context: the same F1 on the unchanged lines around each change;
+   - location: how near the changes are, in base lines: recall = mean over gold blocks of exp(−d/5),
+     d = lines from the block to the nearest answer block in the same file (0 if they touch), and
+     precision the same from each answer block to the gold's; combined as F-beta, β = 2 (covering the
+     gold's places counts more than staying out of others, but spreading edits everywhere never pays).
+3. value = Σ w_k·part_k / Σ w_k − λ·|P∩N|/|P|, clipped to [−1, 1]. The sums run over the parts either
+   side has (when neither gold nor answer removes a line, `removed` is left out rather than a free 1;
+   `RewardResult.scored` lists them). P and N are the change units (added and removed n-grams) of the
+   answer and of the rejected attempts, N minus anything the gold has (λ = 0.5): only what rejected
+   attempts had and the gold lacks is penalised. Several golds: the best.
+
+Weights (`UnitWeights`) and the location settings are settings; their defaults were fitted on real
+labelled patches, SWE-bench Lite candidates from four agent runs with test-run labels
+(`bench/reward_quality.py` with `golddiff.reward.fit`, cross-validated by instance): added 0.65,
+removed 0.05, context 0, location 0.30, location scale 5 lines, β 2. What tells resolved from unresolved
+patches there is the added text at the gold's place; the removed text and the context add nothing the
+location does not already say (the fit gives them 0). `removed` keeps a minimum weight of 0.05 by
+design, so that an answer adding the gold's lines but leaving the lines the gold removes never scores as
+the gold. Because P comes from the resulting files (not from the blocks' text), quoting more unchanged
+lines in SEARCH/REPLACE blocks changes nothing: the same edit scores the same however it is written.
+
+The abstention rule: where a gold changes something, an answer with no edit scores 0, and an answer that
+applies and changes at least one file that gold changes scores at least `gold_file_floor` (0.01; the
+setting refuses 0), whatever its parts and penalty: value = max(floor, weighted − penalty). So not
+answering always scores below trying on the right file, even with a wrong change. What an RL policy sees:
+−1 for an answer that does not parse or apply or leaves the task's files; 0 for no edit; at least 0.01
+for any applied edit of a file the gold changes, rising with the right text in the right place; 1 for
+the gold (or the same tokens at the same places). An edit of other files only gets no floor and no
+location credit: what its text shares with the gold's, minus its penalty, which may fall below 0.
 
 Size caps (settings): an answer over `max_answer_chars` or with over `max_blocks` blocks scores −1; when
-the changed text of P or G exceeds `max_change_chars`, change and context units become whole collapsed
-lines instead of n-grams (`fallback` says so); a file whose changed middle exceeds `max_diff_lines` lines is
-one block (no line diff). Every step is linear in the input, so no score hangs.
+the changed text of P or G exceeds `max_change_chars`, the text units become whole collapsed lines
+instead of token n-grams (`fallback` says so); a file whose changed middle exceeds `max_diff_lines` lines
+is one block (no line diff). Every step is linear in the input (location: n log n in blocks), so no score
+hangs.
 
 `score_diff(candidate_diff, gold_diff, negatives)` scores two unified diffs directly (no base files).
 The SWE-RL reference reward, kept for comparison, is in `golddiff.reward.swerl`.
 
-Example (the gold answer scores 1, an empty answer 0, a malformed one −1):
+Example (the gold answer scores 1, an empty answer 0, a malformed one −1, a wrong edit of the gold's
+file more than 0):
 
     >>> from golddiff.tasks import make_task
     >>> task = make_task({"a.py": "x = 1\\ny = 2\\n"}, {"a.py": "x = 1\\ny = 3\\n"})
@@ -34,6 +61,8 @@ Example (the gold answer scores 1, an empty answer 0, a malformed one −1):
     0.0
     >>> r = score("a.py\\n<<<<<<< SEARCH\\ny = 2\\n", task); (r.value, r.error is not None)
     (-1.0, True)
+    >>> 0 < score("a.py\\n<<<<<<< SEARCH\\nx = 1\\n=======\\nx = 0\\n>>>>>>> REPLACE\\n", task).value < 1
+    True
 
 Pure functions of their inputs; no global mutable state; safe to call from many processes.
 """
@@ -45,7 +74,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, normalize_text, parse_answer, parse_unified_diff
@@ -57,8 +86,9 @@ from golddiff.reward.units import (
     blocks_from_diff,
     blocks_from_files,
     contains_unit,
+    fbeta,
     kind_texts,
-    location_units,
+    location_scores,
     overlap,
     text_unit_count,
     text_units,
@@ -67,14 +97,24 @@ from golddiff.reward.units import (
 if TYPE_CHECKING:
     from golddiff.tasks import Task
 
-KINDS3 = ("change", "context", "location")  # the kinds scored (change = added + removed units)
+KINDS = ("added", "removed", "context", "location")  # the parts scored, each weighted
+CHANGE_KINDS = ("added", "removed")  # the change units (P, G, N of the penalty)
 
 
 class UnitWeights(Strict):
+    """Weights of the four parts; defaults fitted on labelled patches (`bench/reward_quality.py`)."""
+
     model_config = ConfigDict(frozen=True)
-    change: float = Field(0.6, ge=0)
-    context: float = Field(0.2, ge=0)
-    location: float = Field(0.2, ge=0)
+    added: float = Field(0.65, ge=0)
+    removed: float = Field(0.05, ge=0)
+    context: float = Field(0.0, ge=0)
+    location: float = Field(0.30, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> UnitWeights:
+        if not sum(self.model_dump().values()) > 0:
+            raise ValueError("reward weights: at least one of added/removed/context/location must be > 0")
+        return self
 
 
 class RewardSettings(Strict):
@@ -83,10 +123,12 @@ class RewardSettings(Strict):
     model_config = ConfigDict(frozen=True)
     weights: UnitWeights = UnitWeights()
     penalty_lambda: float = Field(0.5, ge=0, le=2)  # weight of the negatives' penalty
-    ngram_max: int = Field(6, ge=1, le=12)  # character n-grams, n = 1..ngram_max
+    ngram_max: int = Field(3, ge=1, le=12)  # token n-grams, n = 1..ngram_max
     context_lines: int = Field(3, ge=0)  # unchanged lines each side of a change that count as context
-    region_lines: int = Field(16, ge=2)  # size of a location region
-    max_change_chars: int = Field(20_000, ge=1)  # over it: line units instead of n-grams
+    location_scale: float = Field(5.0, gt=0)  # lines at which a location's credit falls to 1/e
+    location_beta: float = Field(2.0, gt=0)  # F-beta of location precision and recall
+    gold_file_floor: float = Field(0.01, gt=0, le=0.5)  # least value of an applied edit of a gold file
+    max_change_chars: int = Field(50_000, ge=1)  # over it: line units instead of n-grams
     max_answer_chars: int = Field(200_000, ge=1)  # over it: −1
     max_blocks: int = Field(1000, ge=1)  # over it: −1
     max_diff_lines: int = Field(200_000, ge=1)  # changed middle of a file over it: one block, no line diff
@@ -98,14 +140,16 @@ DEFAULT_SETTINGS = RewardSettings()
 @dataclass(frozen=True)
 class RewardResult:
     value: float  # in [−1, 1]
-    precision: dict[str, float] = field(default_factory=dict)  # per unit kind
+    precision: dict[str, float] = field(default_factory=dict)  # per part (KINDS)
     recall: dict[str, float] = field(default_factory=dict)
-    f1: dict[str, float] = field(default_factory=dict)
+    f1: dict[str, float] = field(default_factory=dict)  # the part's score: F1 (location: F-beta)
     penalty: float = 0.0  # λ·|P∩N|/|P|, already subtracted from value
     error: str | None = None  # why the answer scored −1
     fallback: str | None = None  # which size fallback applied, if any
     exact: bool = False  # the answer gives exactly a gold's files
     gold_index: int = 0  # which gold the value is against
+    floored: bool = False  # the value is the gold-file floor (the abstention rule lifted it)
+    scored: tuple[str, ...] = KINDS  # the parts the value weighs (a text kind neither side has is left out)
 
 
 def _failure(error: str) -> RewardResult:
@@ -127,7 +171,7 @@ class RewardTarget:
 
 
 def _spec(s: RewardSettings, mode: Mode) -> UnitSpec:
-    return UnitSpec(mode, s.ngram_max, s.region_lines, s.max_change_chars)
+    return UnitSpec(mode, s.ngram_max, s.max_change_chars)
 
 
 def _files_blocks(
@@ -197,18 +241,20 @@ def prepare(task: Task, settings: RewardSettings = DEFAULT_SETTINGS) -> RewardTa
 
 @dataclass
 class _Counts:
-    """|P∩G|, |P|, |G| per unit kind, and |P∩N| on change units."""
+    """|P∩G|, |P|, |G| per text kind, location precision and recall, and |P∩N| on change units."""
 
     hit: dict[str, int]
     pred: dict[str, int]
     gold: dict[str, int]
+    location: tuple[float, float] = (1.0, 1.0)
     penalty_hit: int = 0
 
 
 def _compare(pred: list[Block], gold: list[Block], target: RewardTarget, mode: Mode) -> _Counts:
     """Count the units of P and G per kind. A text both sides have (the same context lines, the same
     added line) is counted, never cut into units: it adds alike to both sides and to the overlap."""
-    spec = _spec(target.settings, mode)
+    s = target.settings
+    spec = _spec(s, mode)
     counts = _Counts({}, {}, {})
     for kind in TEXT_KINDS:
         tp, tg = Counter(kind_texts(pred, kind, spec)), Counter(kind_texts(gold, kind, spec))
@@ -217,17 +263,15 @@ def _compare(pred: list[Block], gold: list[Block], target: RewardTarget, mode: M
         pu, gu = text_units((tp - shared).elements(), spec), text_units((tg - shared).elements(), spec)
         counts.hit[kind] = same + overlap(pu, gu)
         counts.pred[kind], counts.gold[kind] = same + pu.total(), same + gu.total()
-        if kind != "context" and pu and target.settings.penalty_lambda and any(target.negative_blocks):
+        if kind in CHANGE_KINDS and pu and s.penalty_lambda and any(target.negative_blocks):
             counts.penalty_hit += _penalty_hit(
                 pu, gu, contains_unit(shared, spec), _negative_change(target, mode)[kind]
             )
-    pl, gl = location_units(pred, spec.region), location_units(gold, spec.region)
-    counts.hit["location"] = overlap(pl, gl)
-    counts.pred["location"], counts.gold["location"] = pl.total(), gl.total()
+    counts.location = location_scores(pred, gold, s.location_scale)
     return counts
 
 
-def _penalty_hit(pu: Counter, gu: Counter, in_shared: set[str] | str, negatives: Counter) -> int:
+def _penalty_hit(pu: Counter, gu: Counter, in_shared, negatives: Counter) -> int:
     """|P∩N| for one kind of change units, N = the negatives' units that the gold does not have at all.
 
     Shared texts are the gold's too, so only the answer's other units (pu) can meet N; a unit is the
@@ -249,31 +293,41 @@ def _prf(hit: int, n_p: int, n_g: int) -> tuple[float, float, float]:
     return prec, rec, (2 * prec * rec / (prec + rec) if hit else 0.0)
 
 
-def _result(c: _Counts, s: RewardSettings, index: int, fallback: str | None) -> RewardResult:
-    """The weighted F1 of the three scored kinds, minus the penalty (change = added + removed units)."""
-    kinds = {"change": ("added", "removed"), "context": ("context",), "location": ("location",)}
-    parts = {
-        name: _prf(*(sum(side[k] for k in ks) for side in (c.hit, c.pred, c.gold)))
-        for name, ks in kinds.items()
-    }
+def _result(
+    c: _Counts, s: RewardSettings, index: int, fallback: str | None, on_gold_file: bool
+) -> RewardResult:
+    """The weighted parts minus the penalty; an edit of a gold file is lifted to the floor."""
+    parts = {k: _prf(c.hit[k], c.pred[k], c.gold[k]) for k in TEXT_KINDS}
+    loc_p, loc_r = c.location
+    parts["location"] = (loc_p, loc_r, fbeta(loc_p, loc_r, s.location_beta))
     w = s.weights.model_dump()
-    weighted = sum(w[k] * parts[k][2] for k in KINDS3) / (sum(w.values()) or 1.0)
-    size = c.pred["added"] + c.pred["removed"]
+    # a text kind neither side has (no removed lines in either) says nothing: it is left out
+    active = tuple(k for k in KINDS if k == "location" or c.pred[k] or c.gold[k])
+    if not sum(w[k] for k in active):
+        active = KINDS
+    weighted = sum(w[k] * parts[k][2] for k in active) / sum(w[k] for k in active)
+    size = sum(c.pred[k] for k in CHANGE_KINDS)
     penalty = s.penalty_lambda * c.penalty_hit / size if size else 0.0
     value = max(-1.0, min(1.0, weighted - penalty))
-    pick = lambda i: {k: parts[k][i] for k in KINDS3}  # noqa: E731
-    return RewardResult(value, pick(0), pick(1), pick(2), penalty, None, fallback, False, index)
+    floored = on_gold_file and value < s.gold_file_floor
+    if floored:
+        value = s.gold_file_floor
+    pick = lambda i: {k: parts[k][i] for k in KINDS}  # noqa: E731
+    return RewardResult(
+        value, pick(0), pick(1), pick(2), penalty, None, fallback, False, index, floored, active
+    )
 
 
 def _score_blocks(pred: list[Block], target: RewardTarget, capped: bool = False) -> list[RewardResult]:
     """One result per gold for the answer's blocks `pred`."""
     s = target.settings
     pred_chars = sum(b.change_chars() for b in pred)
+    pred_files = {b.path for b in pred}
     results = []
     for i, gold in enumerate(target.gold_blocks):
         if not pred:
             value = 1.0 if not gold else 0.0
-            every = dict.fromkeys(KINDS3, value)
+            every = dict.fromkeys(KINDS, value)
             results.append(RewardResult(value, every, every, every, gold_index=i))
             continue
         over = max(pred_chars, sum(b.change_chars() for b in gold)) > s.max_change_chars
@@ -281,7 +335,9 @@ def _score_blocks(pred: list[Block], target: RewardTarget, capped: bool = False)
         if capped or target.capped:
             notes.append(f"a file is over {s.max_diff_lines} lines: its changed middle is one block")
         fallback = "; ".join(notes) or None
-        results.append(_result(_compare(pred, gold, target, "line" if over else "ngram"), s, i, fallback))
+        counts = _compare(pred, gold, target, "line" if over else "ngram")
+        on_gold_file = not pred_files.isdisjoint(b.path for b in gold)
+        results.append(_result(counts, s, i, fallback, on_gold_file))
     return results
 
 

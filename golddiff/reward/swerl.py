@@ -13,7 +13,7 @@ the diff size (minutes on a 50k-character pair): `golddiff score` skips it over 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from golddiff.diffs import PatchError, apply_answer, normalize_text, parse_answer
@@ -40,7 +40,11 @@ def swerl_reward(code_context: dict[str, str], gold_new: dict[str, str], pred_ne
         out = {p: _swerl_diff(code_context.get(p) or "", c or "") for p, c in new.items()}
         return {p: d for p, d in out.items() if d}
 
-    gold, pred = diffs(gold_new), diffs(pred_new)
+    return swerl_file_ratios(diffs(pred_new), diffs(gold_new))
+
+
+def swerl_file_ratios(pred: Mapping[str, str], gold: Mapping[str, str]) -> float:
+    """SWE-RL's mean over files (either side's) of the difflib ratio of the two per-file diff texts."""
     paths = sorted(set(gold) | set(pred))
     if not paths:
         return 1.0

@@ -1,4 +1,4 @@
-"""The units the gold-diff reward counts: change blocks of a diff, and their change/context/location units.
+"""The units the gold-diff reward counts: change blocks of a diff, their token units and where they are.
 
 A *block* is one run of changed lines: the lines removed, the lines added, where it starts in the base
 file, and the few unchanged lines just above and below it. Blocks come from two file contents
@@ -6,21 +6,27 @@ file, and the few unchanged lines just above and below it. Blocks come from two 
 for the same change, so `score` and `score_diff` agree.
 
 Units of a block (multisets, `collections.Counter`), by kind:
-- added / removed (together, the "change" units): character n-grams (n = 1..n_max) of the block's added
-  text and, kept apart so they count as removed, of its removed text, whitespace collapsed;
-- context: the same n-grams of the unchanged lines just above and just below the block;
-- location: (file, region) pairs for the lines the block covers, regions being runs of `region` lines on
-  two grids offset by half a region (so a near miss still shares one region); plus, once per file, the
-  file itself.
-In "line" mode (the size fallback) added, removed and context units are whole collapsed lines.
+- added / removed: token n-grams (n = 1..n_max) of the block's added text and, kept apart, of its
+  removed text. A token is a run of word characters (an identifier, a keyword, a number) or one other
+  non-space character, so whitespace and line breaks never matter and `x=1` is `x = 1`;
+- context: the same n-grams of the unchanged lines just above and just below the block.
+A unit is written as its tokens joined by single spaces (tokens hold no whitespace), so a text is the
+n-gram of all its tokens, and an n-gram is a unit of a text exactly when " unit " is a substring of
+" text ". In "line" mode (the size fallback) a unit is a whole line, whitespace collapsed.
+
+Location is not a multiset: `location_scores` measures, for each gold block, how far (in base lines) the
+nearest answer block in the same file is, and the reverse, with a smooth decay: exp(−distance / scale).
 
 A kind's multiset is the sum of its texts' multisets, so texts both sides have (the same context, the
 same added line) need not be cut into n-grams at all: `text_unit_count` counts their units (a text of
-length L has Σ_n max(0, L − n + 1) n-grams), and they add to both sides and to the overlap alike.
+T tokens has Σ_n max(0, T − n + 1) n-grams), and they add to both sides and to the overlap alike.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,8 +36,8 @@ from golddiff.diffs.core import check_path
 from golddiff.diffs.unified import line_diff, parse_unified_diff, split_lines
 
 Mode = Literal["ngram", "line"]
-KINDS = ("added", "removed", "context", "location")
 TEXT_KINDS = ("added", "removed", "context")
+TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,10 @@ class Block:
 
     def change_chars(self) -> int:
         return sum(map(len, self.removed)) + sum(map(len, self.added))
+
+    def span(self) -> tuple[int, int]:
+        """The base lines [start, end) the block covers; an insertion covers the line it goes before."""
+        return self.old_line, self.old_line + max(len(self.removed), 1)
 
 
 # ----------------------------------------------------------------------------------------- blocks
@@ -127,10 +137,20 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+def tokens(text: str) -> list[str]:
+    """Words (identifiers, keywords, numbers) and single other non-space characters, in order.
+
+    >>> tokens("if x.mask is None:  return -1")
+    ['if', 'x', '.', 'mask', 'is', 'None', ':', 'return', '-', '1']
+    """
+    return TOKEN.findall(text)
+
+
 def ngrams(text: str, n_max: int) -> list[str]:
-    """Every character n-gram of `text` for n = 1..n_max (about n_max·len(text) of them)."""
-    size = len(text)
-    return [text[i : i + n] for n in range(1, n_max + 1) for i in range(size - n + 1)]
+    """Every token n-gram of `text` (a space-joined token sequence) for n = 1..n_max, space-joined."""
+    toks = text.split(" ") if text else []
+    size = len(toks)
+    return [" ".join(toks[i : i + n]) for n in range(1, n_max + 1) for i in range(size - n + 1)]
 
 
 def _lines_of(b: Block, kind: str) -> tuple[tuple[str, ...], ...]:
@@ -146,20 +166,19 @@ class UnitSpec:
     """How blocks are cut into units."""
 
     mode: Mode = "ngram"
-    n_max: int = 6
-    region: int = 16
-    max_chars: int = 1 << 62  # n-grams come from at most this many characters of each text
+    n_max: int = 3
+    max_chars: int = 1 << 62  # tokens come from at most this many characters of each text
 
 
 def kind_texts(blocks: Iterable[Block], kind: str, spec: UnitSpec) -> list[str]:
     """The texts whose units make up `kind` ("added", "removed" or "context") of `blocks`: per block,
-    the collapsed text (n-gram mode) or each collapsed line (line mode, where a text is its one unit)."""
+    its tokens space-joined (n-gram mode) or each collapsed line (line mode, where a text is its one unit)."""
     out: list[str] = []
     for b in blocks:
         for lines in _lines_of(b, kind):
             if spec.mode == "line":
                 out += [c for c in map(collapse, lines) if c]
-            elif text := collapse("".join(lines))[: spec.max_chars]:
+            elif text := " ".join(tokens("".join(lines)[: spec.max_chars])):
                 out.append(text)
     return out
 
@@ -175,37 +194,29 @@ def text_units(texts: Iterable[str], spec: UnitSpec) -> Counter:
 
 
 def text_unit_count(texts: Iterable[str], spec: UnitSpec) -> int:
-    """How many units `text_units(texts)` has, without building them: Σ_n max(0, L − n + 1) per text."""
+    """How many units `text_units(texts)` has, without building them: Σ_n max(0, T − n + 1) per text."""
     if spec.mode == "line":
         return sum(1 for _ in texts)
-    return sum(max(0, len(t) - n + 1) for t in texts for n in range(1, spec.n_max + 1))
+    total = 0
+    for t in texts:
+        size = t.count(" ") + 1
+        total += sum(max(0, size - n + 1) for n in range(1, spec.n_max + 1))
+    return total
 
 
-def contains_unit(texts: Iterable[str], spec: UnitSpec) -> set[str] | str:
-    """A container answering `unit in it` for the units of `texts`: in n-gram mode their joined text (an
-    n-gram is a unit of a text exactly when it is a substring, and collapsed texts hold no "\\n")."""
-    return set(texts) if spec.mode == "line" else "\n".join(texts)
+class _Substrings:
+    """`unit in it` for the n-grams of space-joined token texts: " unit " is a substring of one of them."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.joined = "\n".join(f" {t} " for t in texts)
+
+    def __contains__(self, unit: object) -> bool:
+        return f" {unit} " in self.joined
 
 
-def _location_units(b: Block, region: int) -> set[tuple]:
-    half = max(region // 2, 1)
-    last = b.old_line + max(len(b.removed), 1)
-    units: set[tuple] = set()
-    for line in (*range(b.old_line, last, half), last - 1):  # a step of half a region meets every region
-        units.add((b.path, "a", line // region))
-        units.add((b.path, "b", (line + half) // region))
-    return units
-
-
-def location_units(blocks: Iterable[Block], region: int) -> Counter:
-    """(file, region) units of each block, and each file once."""
-    units: Counter = Counter()
-    files = set()
-    for b in blocks:
-        units.update(_location_units(b, region))
-        files.add((b.path,))
-    units.update(files)
-    return units
+def contains_unit(texts: Iterable[str], spec: UnitSpec) -> set[str] | _Substrings:
+    """A container answering `unit in it` for the units of `texts`."""
+    return set(texts) if spec.mode == "line" else _Substrings(texts)
 
 
 def overlap(p: Counter, g: Counter) -> int:
@@ -218,3 +229,48 @@ def overlap(p: Counter, g: Counter) -> int:
         if other:
             total += count if count < other else other
     return total
+
+
+# --------------------------------------------------------------------------------------- location
+
+
+def _nearness(blocks: list[Block], others: list[Block], scale: float) -> float:
+    """Mean over `blocks` of exp(−d / scale), d = base lines to the nearest block of `others` in the same
+    file (0 when they overlap or touch); a block with none in its file counts 0. O((n + m) log m)."""
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    for b in others:
+        by_file.setdefault(b.path, []).append(b.span())
+    index = {}
+    for path, spans in by_file.items():
+        spans.sort()
+        ends, top = [], -(1 << 62)
+        for _, end in spans:
+            top = max(top, end)
+            ends.append(top)  # the furthest end among spans starting at or before this one
+        index[path] = ([s for s, _ in spans], ends)
+    total = 0.0
+    for b in blocks:
+        if b.path not in index:
+            continue
+        starts, ends = index[b.path]
+        start, end = b.span()
+        k = bisect.bisect_left(starts, end)  # spans from k on start at or after this block's end
+        d = starts[k] - end if k < len(starts) else math.inf
+        if k:
+            d = min(d, max(0, start - ends[k - 1]))
+        total += math.exp(-d / scale)
+    return total / len(blocks)
+
+
+def location_scores(pred: list[Block], gold: list[Block], scale: float) -> tuple[float, float]:
+    """(precision, recall) of where the answer changes: recall = how near the answer comes to each gold
+    block, precision = how near each answer block is to a gold one (both 1 when a side is empty)."""
+    precision = _nearness(pred, gold, scale) if pred else 1.0
+    recall = _nearness(gold, pred, scale) if gold else 1.0
+    return precision, recall
+
+
+def fbeta(precision: float, recall: float, beta: float) -> float:
+    """F-beta: recall counts beta² times as much as precision (β = 1: F1)."""
+    b2 = beta * beta
+    return (1 + b2) * precision * recall / (b2 * precision + recall) if precision and recall else 0.0

@@ -6,16 +6,21 @@
 
 Modules, in the order data flows:
 - `config`: the `TrainConfig` schema (pydantic, YAML, `--a.b=value` overrides); no torch.
-- `data`, `synthetic`: prompt datasets (tasks.parquet or a built-in synthetic task) and their rewards;
+- `dataset`, `synthetic`, `data`: prompt datasets (tasks.parquet or a built-in synthetic task), their
+  rewards, which one a run uses and the order prompts are drawn in; prompts are tokenized by
+  `golddiff.models.prompt_ids`, as SFT and eval do;
   `source`: the prompt source that hands prompts to actors under the lag budget (a Ray actor, no torch).
 - `messages`: the typed messages that travel between processes (each has a `kind`).
-- `actor`: a generation actor: an `Engine`, admission control, rewards, groups out, weights in.
+- `actor`: a generation actor: a `golddiff.engine.StepEngine`, admission control, rewards, groups out,
+  weights in.
 - `batch`, `loss`: rollouts → padded training tensors; advantages, truncated-IS policy gradient, metrics.
 - `learner`: one optimizer step per call = one new weight version (FSDP2 when several processes).
 - `transport`: weights from learner to actors (Ray object store on CPU; a broadcast group between GPUs).
 - `ledger`, `checkpoint`, `metrics`, `rundir`: the run dir (consumed prompts, atomic checkpoints,
   metrics.jsonl, resume state).
 - `cluster`: the Ray processes (placement, restarts, weight group); `devices`: device and threads.
-- `trainer`: the driver: starts everything on Ray and runs the loop; `golddiff.commands.train` is its CLI.
+- `trainer`: the driver: starts everything on Ray and runs the loop; guards (the preflight checks, the drift
+  monitor) plug in as `Hooks`, so rl imports nothing from `golddiff.checks`; `golddiff.commands.train` is
+  its CLI.
 - `bench/pipeline.py` compares pipeline and sync side by side on 2 CPU cores.
 """

@@ -29,7 +29,8 @@ from typing import Any
 
 from golddiff.engine import Completion, Request, SamplingParams, StepEngine, make_engine
 from golddiff.rl.config import TrainConfig
-from golddiff.rl.data import PromptSpec, open_dataset
+from golddiff.rl.data import open_dataset
+from golddiff.rl.dataset import PromptSpec
 from golddiff.rl.devices import quiet_libraries, resolve_device, set_threads
 from golddiff.rl.messages import ActorStats, Group, ModelInit, PromptTicket, Sample, WeightsMessage
 from golddiff.rl.transport import BroadcastGroup, receive

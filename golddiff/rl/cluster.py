@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,8 +102,11 @@ class Cluster:
             self.queue.shutdown(force=True)
 
 
-def start_cluster(cfg: TrainConfig, init: ModelInit, source_args: dict) -> Cluster:
-    """Create the source, queue, learner ranks (set up and sharded) and actors; join the weight group."""
+def start_cluster(
+    cfg: TrainConfig, init: ModelInit, source_args: dict, preflight: Callable | None = None
+) -> Cluster:
+    """Create the source, queue, learner ranks (set up and sharded; rank 0 runs `preflight` on its model
+    first) and actors; join the weight group."""
     import ray
     from ray.util.queue import Queue
 
@@ -122,7 +125,7 @@ def start_cluster(cfg: TrainConfig, init: ModelInit, source_args: dict) -> Clust
         max_task_retries=0, max_concurrency=4,
     )  # fmt: skip
     n = cfg.learner.processes
-    ranks = [learner_cls.remote(cfg, rank, n, init) for rank in range(n)]
+    ranks = [learner_cls.remote(cfg, rank, n, init, preflight) for rank in range(n)]
     actors = [actor_cls.remote(cfg, i, source, queue, init) for i in range(cfg.actors.count)]
     cluster = Cluster(cfg, source, queue, actors, LearnerGroup(ranks))
     try:

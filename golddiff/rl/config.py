@@ -142,7 +142,9 @@ class RunSection(Strict):
     progress: Literal["auto", "rich", "plain", "off"] = "auto"
     stall_timeout_s: float = Field(600, gt=0, description="fail when no group arrives for this long")
     checkpoint_on_interrupt: bool = True
-    preflight: bool = True  # the cheap `golddiff doctor` checks on the learner's model before step 1
+    preflight: bool = (
+        True  # run the preflight hook (`golddiff doctor`'s cheap checks) on the learner's model before step 1
+    )
 
     @field_validator("progress", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
@@ -105,9 +106,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 class Learner:
     def __init__(
-        self, cfg: TrainConfig, rank: int = 0, world: int = 1, init: ModelInit | None = None
+        self,
+        cfg: TrainConfig,
+        rank: int = 0,
+        world: int = 1,
+        init: ModelInit | None = None,
+        preflight: Callable[[Any, Any, TrainConfig], Any] | None = None,
     ) -> None:
+        """`preflight(model, tokenizer, cfg)` runs on rank 0's model before it is sharded (it raises to
+        stop the run; `golddiff.checks.preflight` names each failure and what to do)."""
         self.cfg, self.rank, self.world, self.init = cfg, rank, world, init or ModelInit()
+        self.preflight = preflight
         set_threads(cfg.learner.threads, cfg.learner.num_cpus)
         quiet_libraries()
         self.version = self.init.version
@@ -137,10 +146,8 @@ class Learner:
             self.init.path or cfg.model.name, torch.float32, self.device, cfg.model.seed
         )
         model.train()
-        if self.rank == 0 and cfg.run.preflight:
-            from golddiff.checks import preflight
-
-            preflight(model, self.tokenizer, cfg)  # CheckFailed names each failure and what to do
+        if self.rank == 0 and self.preflight is not None:
+            self.preflight(model, self.tokenizer, cfg)
         if cfg.learner.activation_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.rl.lora.enabled:

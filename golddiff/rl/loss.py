@@ -107,7 +107,7 @@ class PolicyModel(nn.Module):
 @dataclass
 class OffPolicyStats:
     """Sums over trained tokens, additive across micro-batches and ranks; `metrics()` turns them into the
-    DESIGN.md figures."""
+    off_policy/* figures of docs/architecture.md, "Metrics"."""
 
     tokens: float = 0.0
     sum_w: float = 0.0

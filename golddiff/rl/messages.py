@@ -101,7 +101,7 @@ class ActorStats:
 
 @dataclass
 class StepResult:
-    """What one learner step reports: metrics (names from DESIGN.md), the lag histogram (count of trained
+    """What one learner step reports: metrics (names in docs/architecture.md, "Metrics"), the lag histogram (count of trained
     tokens per lag 0, 1, ...) and the token accounting of the batch."""
 
     step: int

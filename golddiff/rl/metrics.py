@@ -1,10 +1,12 @@
 """Where a run's figures go: metrics.jsonl (always), TensorBoard and W&B (when asked), rollouts.jsonl, and
 a progress display (rich on a terminal, plain lines otherwise).
 
-metrics.jsonl has one JSON object per optimizer step with `step`, `time/elapsed_s` and the DESIGN.md
+metrics.jsonl has one JSON object per optimizer step with `step`, `time/elapsed_s` and the required
 metrics (REQUIRED below), plus generation lengths (`gen/len_mean`, `gen/len_p50`, `gen/len_p99`,
 `gen/active_seqs_mean`, `gen/decode_step_s`: what `golddiff simulate --calibrate` fits) and the per-step
 lag histogram `off_policy/lag_hist` (trained tokens at lag 0, 1, …). TensorBoard and W&B get the scalars.
+`percentile` / `length_stats` are the one definition of the length percentiles: the simulator's rows
+(`golddiff.sim.report`) use them too, so calibration reads the same figures from both.
 No torch at import (TensorBoard's writer is imported only when enabled).
 """
 

@@ -1,6 +1,6 @@
 """The prompt source: hands prompts to actors under the lag budget and knows which actor holds which.
 
-Admission (DESIGN.md, "lag is bounded by admission"), in two parts:
+Admission (docs/architecture.md, "lag is bounded by admission"), in two parts:
 - here, a budget in prompts (PipelineRL's): with version L published, at most (L + K + 1)·P prompts may
   have been handed out in all, counting those the learner already consumed (P prompts per step, K =
   max_off_policy_steps). The driver publishes L here only once every actor holds the weights of L, so a

@@ -26,8 +26,9 @@ import math
 import random
 from typing import Any
 
+from golddiff.models import prompt_ids
 from golddiff.rl.config import SyntheticSection
-from golddiff.rl.data import PromptSpec, Score, chat_ids
+from golddiff.rl.dataset import PromptSpec, Score
 
 CLASSES = {
     "letters": "abcdefghijklmnopqrstuvwxyz",
@@ -81,12 +82,12 @@ class CharsetTask:
 
     def prompt(self, index: int) -> PromptSpec:
         if self.cfg.lengths == "sample":
-            ids = chat_ids(self.tokenizer, [{"role": "user", "content": f"Write {self.classes[index]}."}])
+            ids = prompt_ids(self.tokenizer, [{"role": "user", "content": f"Write {self.classes[index]}."}])
             per_sample = sample_lengths(self.cfg, index, self.group_size, self.cap)
             return PromptSpec(ids, max(per_sample), True, per_sample)
         text = f"Write {self.lengths[index]} {self.classes[index]}."
         return PromptSpec(
-            chat_ids(self.tokenizer, [{"role": "user", "content": text}]), self.lengths[index], True
+            prompt_ids(self.tokenizer, [{"role": "user", "content": text}]), self.lengths[index], True
         )
 
     def score(self, index: int, text: str, token_ids: list[int]) -> Score:
@@ -123,7 +124,7 @@ class SearchReplaceTask:
         return self.ids[index]
 
     def prompt(self, index: int) -> PromptSpec:
-        return PromptSpec(chat_ids(self.tokenizer, self.tasks[index].prompt), self.max_new_tokens)
+        return PromptSpec(prompt_ids(self.tokenizer, self.tasks[index].prompt), self.max_new_tokens)
 
     def score(self, index: int, text: str, token_ids: list[int]) -> Score:
         from golddiff.reward import score

@@ -3,6 +3,12 @@
     from golddiff.rl.trainer import train
     summary = train(cfg)                  # a new run in cfg.run.dir (CPU: the tiny model; GPU: set num_gpus)
     summary = train(cfg, resume=True)     # continue it from its last complete checkpoint
+    summary = train(cfg, hooks=golddiff.checks.train_hooks())   # with the preflight checks and drift guard
+
+Guards plug in through `Hooks` (rl imports nothing from `golddiff.checks`): `preflight(model, tokenizer,
+cfg)` runs on learner rank 0 before step 1 when `run.preflight` (it raises to stop the run), and each of
+`monitors` watches every step's metrics row (its warnings printed, its own metrics added to the row).
+`golddiff train` and the demo pass the checks' hooks.
 
 The loop (`TrainLoop.run`) repeats three named phases until `run.steps`:
   collect — take finished groups off the bounded queue into a FIFO buffer (a position already consumed is a
@@ -22,12 +28,11 @@ flight, checkpoints (`run.checkpoint_on_interrupt`) and stops; a second Ctrl-C s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
-from golddiff.checks.monitor import DriftMonitor
 from golddiff.rl.checkpoint import write_checkpoint
 from golddiff.rl.cluster import Cluster, ray_session, send_weights, start_cluster
 from golddiff.rl.config import TrainConfig
@@ -42,11 +47,28 @@ class LearnerFailed(RuntimeError):
     """The learner raised or died; the run stopped. The message names the step and the last checkpoint."""
 
 
+class StepMonitor(Protocol):
+    """Watches each step's metrics row (`golddiff.checks.DriftMonitor` is one)."""
+
+    label: str  # names its warnings in the progress output: "[drift] step 7: ..."
+
+    def update(self, step: int, metrics: dict[str, Any]) -> list[str]: ...  # warnings for this step
+
+    def metrics(self) -> dict[str, float]: ...  # added to the step's row
+
+
+# (model, tokenizer, cfg) on learner rank 0 before step 1; raises to stop the run (`golddiff.checks.preflight`)
+Preflight = Callable[[Any, Any, TrainConfig], Any]
+
+
 @dataclass
 class Hooks:
-    """Callbacks for tests and tools: `on_step(loop, row)` after each step's metrics row is written."""
+    """What a caller plugs into a run: `on_step(loop, row)` after each step's metrics row is written (tests
+    and tools), `preflight` (run when `run.preflight`), `monitors` (see the module docstring)."""
 
     on_step: Callable[[TrainLoop, dict], None] | None = None
+    preflight: Preflight | None = None
+    monitors: list[StepMonitor] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +89,7 @@ class _Pending:
 
 def train(cfg: TrainConfig, resume: bool = False, hooks: Hooks | None = None) -> RunSummary:
     """Run (or resume) training as configured; returns where it ended. See the module docstring."""
+    hooks = hooks or Hooks()
     check_extras(cfg)
     order = PromptOrder(
         task_ids(cfg), cfg.data, cfg.run.seed
@@ -85,8 +108,9 @@ def train(cfg: TrainConfig, resume: bool = False, hooks: Hooks | None = None) ->
     interrupted = False
     try:
         with ray_session(cfg):
-            cluster = start_cluster(cfg, state.init, source_args)
-            loop = TrainLoop(cfg, cluster, state, writer, ledger, progress, hooks or Hooks())
+            preflight = hooks.preflight if cfg.run.preflight else None
+            cluster = start_cluster(cfg, state.init, source_args, preflight)
+            loop = TrainLoop(cfg, cluster, state, writer, ledger, progress, hooks)
             try:
                 loop.run()
                 if loop.last_checkpoint_step != loop.step:
@@ -124,7 +148,6 @@ class TrainLoop:
         self.skipped: list[tuple[int, str]] = []
         self.pending: _Pending | None = None
         self.stopping = False
-        self.drift = DriftMonitor()
         self.rows: list[dict] = []
         self.last_groups: list[Group] = []  # the groups of the step just finished (for hooks)
         self.duplicates = self.restarts = 0
@@ -208,9 +231,10 @@ class TrainLoop:
             self._submit_if_ready()
         now = perf_counter()
         row = self._row(result, pending.groups, message, sync_s, now - self.t_step, self._poll_actor_stats())
-        for warning in self.drift.update(self.step, row):  # sampler/learner drift: warn, keep going
-            self.progress.note(f"[drift] {warning}")
-        row |= self.drift.metrics()
+        for monitor in self.hooks.monitors:  # e.g. sampler/learner drift: warn, keep going
+            for warning in monitor.update(self.step, row):
+                self.progress.note(f"[{monitor.label}] {warning}")
+            row |= monitor.metrics()
         self.t_step = self.t_progress = now
         self.rows.append(row)
         self.last_groups = pending.groups

@@ -1,8 +1,8 @@
-"""The figures of `golddiff report`: matplotlib (Agg) plots returned as base64 PNG strings.
+"""The figures of `golddiff report` and `golddiff simulate`: matplotlib (Agg) plots as base64 PNG text.
 
-Each function takes plain series (label, xs, ys) and returns the PNG as base64 text, ready for an
-`<img src="data:image/png;base64,...">`; none of them reads files. Importing this module selects the Agg
-backend, so it works without a display.
+Each function takes plain series (label, xs, ys) and returns the PNG as base64 text (`png`), ready for a
+`golddiff.report.html.Figure` (an inline data URI); none of them reads or writes files. Importing this
+module selects the Agg backend, so it works without a display.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Series:
     ys: list[float]
 
 
-def _png(fig) -> str:
+def png(fig) -> str:
+    """The figure as base64 PNG text (and closed): what every plot function here returns."""
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=100)
@@ -87,7 +88,7 @@ def line_plot(
         ax.set_ylim(*ylim)
     if len(series) > 1 or smooth_window:
         ax.legend(loc="best", fontsize=9)
-    return _png(fig)
+    return png(fig)
 
 
 def twin_plot(
@@ -108,7 +109,7 @@ def twin_plot(
     ax2.grid(False)
     ax2.spines["right"].set_visible(True)
     ax.legend(handles=handles, loc="best", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def histogram(
@@ -127,7 +128,7 @@ def histogram(
     ax.set(title=title, xlabel=xlabel, ylabel="share")
     if len(samples) > 1:
         ax.legend(fontsize=9)
-    return _png(fig)
+    return png(fig)
 
 
 def bars(
@@ -150,7 +151,7 @@ def bars(
     ax.axhline(0, color="#444", linewidth=0.8)
     if len(groups) > 1:
         ax.legend(fontsize=9)
-    return _png(fig)
+    return png(fig)
 
 
 def eval_bars(names: Sequence[str], metrics: dict[str, list[tuple[float, float]]], title: str) -> str:
@@ -166,4 +167,4 @@ def eval_bars(names: Sequence[str], metrics: dict[str, list[tuple[float, float]]
         ax.set_title(metric, fontsize=11)
         ax.axhline(0, color="#444", linewidth=0.8)
     fig.suptitle(title, fontweight="bold")
-    return _png(fig)
+    return png(fig)

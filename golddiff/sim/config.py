@@ -214,7 +214,7 @@ def model_bytes(cfg: SimConfig) -> float:
 def kv_bytes_per_token(cfg: SimConfig) -> float:
     if cfg.model.kv_bytes_per_token is not None:
         return cfg.model.kv_bytes_per_token
-    from golddiff.plan import shape_from_size
+    from golddiff.sim.shapes import shape_from_size
 
     return shape_from_size(cfg.model.params_b).kv_bytes_per_token
 
@@ -223,7 +223,7 @@ def derived_engine(cfg: SimConfig) -> dict[str, float]:
     """a, b, c and prefill cost of one engine, from HBM bandwidth and peak FLOP/s where not given:
     a = weight bytes / HBM bandwidth + launch overhead (decode reads every weight once per step),
     b = 2·params / (decode_mfu·peak) (one token's matmuls), c = KV bytes per token / HBM bandwidth."""
-    from golddiff.plan import load_hardware
+    from golddiff.sim.hardware import load_hardware
 
     hw, e = load_hardware(cfg.cluster.gpu), cfg.engine
     gpus, params = e.gpus_per_engine, cfg.model.params_b * 1e9
@@ -240,7 +240,7 @@ def derived_learner_rate(cfg: SimConfig) -> float:
     """Learner tokens/s per GPU: given, or mfu·peak / (6·params) (forward + backward)."""
     if cfg.learner.tokens_per_s_per_gpu is not None:
         return cfg.learner.tokens_per_s_per_gpu
-    from golddiff.plan import load_hardware
+    from golddiff.sim.hardware import load_hardware
 
     return cfg.learner.mfu * load_hardware(cfg.cluster.gpu).peak_bf16_flops / (6 * cfg.model.params_b * 1e9)
 

@@ -3,7 +3,7 @@
     golddiff simulate configs/simulate-pipelinerl-7b-128xh100.yaml [--rl.max_off_policy_steps=2 ...]
     golddiff simulate --calibrate RUN_DIR [RUN_DIR ...]
 
-What is modelled (config in golddiff/sim_config.py, calibration in golddiff/sim_calibrate.py):
+What is modelled (config in golddiff/sim/config.py, calibration in golddiff/sim/calibrate.py):
 - Engines do continuous batching: a decode step costs a + b·active + c·(context tokens in the batch), so a
   nearly empty batch pays `a` (reading all the weights) for few tokens. A finished sample frees its slot at
   once. A group of `group_size` samples of one prompt is admitted together (one prefill) into free slots.
@@ -24,7 +24,7 @@ What is modelled (config in golddiff/sim_config.py, calibration in golddiff/sim_
 Event-driven: an engine's state only changes when a sample finishes, a group is admitted or weights
 arrive, so time jumps from one such event to the next (a decode step's cost is summed in closed form),
 which makes a 128-GPU run of thousands of samples take a second or two. Deterministic for a seed.
-Pure Python on the CPU (no torch, no GPU); reports and plots are in golddiff/sim_report.py.
+Pure Python on the CPU (no torch, no GPU); reports and plots are in golddiff/sim/report.py.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import random
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from golddiff.sim_config import (
+from golddiff.sim.config import (
     LengthSampler,
     Mode,
     SimConfig,

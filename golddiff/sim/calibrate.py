@@ -45,7 +45,7 @@ from pathlib import Path
 
 import yaml
 
-from golddiff.sim_config import Z99, SimConfig
+from golddiff.sim.config import Z99, SimConfig
 
 REQUIRED = ("time/step_s",)
 WARMUP_STEPS = 1
@@ -376,8 +376,8 @@ def _parts(rows: list[dict]) -> dict:
 
 
 def predict_run(cal: Calibration, run: Run, max_steps: int) -> dict:
-    from golddiff.sim_report import step_metrics
-    from golddiff.simulate import Simulation
+    from golddiff.sim.report import step_metrics
+    from golddiff.sim.simulate import Simulation
 
     steps = max(WARMUP_STEPS + 2, min(max_steps, max(len(run.rows), MIN_SIM_STEPS)))
     cfg = sim_config_for(cal, run, steps)

@@ -1,6 +1,8 @@
-"""What `golddiff simulate` reports: per-step metrics in the `golddiff train` metrics.jsonl schema, a summary
-per mode (samples/s, utilisation, lag distribution, time to N steps), a rich table, and plots (matplotlib,
-imported only when plots are written) with an HTML page embedding them.
+"""What `golddiff simulate` reports: per-step metrics in the `golddiff train` metrics.jsonl schema (the
+generation lengths by `golddiff.rl.metrics.length_stats`, as a real run logs them), a summary per mode
+(samples/s, utilisation, lag distribution, time to N steps), a rich table, and plots with an HTML page
+embedding them, made with the run report's helpers (`golddiff.report.plots`, `golddiff.report.html`;
+matplotlib is imported only when plots are written).
 
 `write_run_dir` lays a simulated run out like a `golddiff train` run dir (config.yaml + metrics.jsonl), so
 `golddiff simulate --calibrate` can read simulated and measured runs alike.
@@ -9,25 +11,19 @@ imported only when plots are written) with an HTML page embedding them.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import sys
 from pathlib import Path
 
 import yaml
 
-from golddiff.sim_config import SimConfig
-from golddiff.simulate import SimResult
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+from golddiff.rl.metrics import length_stats
+from golddiff.sim.config import SimConfig
+from golddiff.sim.simulate import SimResult
 
 
 def _weighted_percentile(counts: dict[int, float], q: float) -> float:
+    """The smallest value whose cumulative count reaches q of the total (a histogram's quantile: lags)."""
     total, running = sum(counts.values()), 0.0
     for value in sorted(counts):
         running += counts[value]
@@ -37,7 +33,7 @@ def _weighted_percentile(counts: dict[int, float], q: float) -> float:
 
 
 def step_metrics(result: SimResult) -> list[dict]:
-    """One row per optimizer step with the keys `golddiff train` writes (see golddiff/sim_calibrate.py)."""
+    """One row per optimizer step with the keys `golddiff train` writes (see golddiff/sim/calibrate.py)."""
     rows, prev_end, prev_fleet, prev_idle, prev_dropped = [], 0.0, (0.0, 0.0, 0.0, 0.0), 0.0, 0
     for r in result.steps:
         tokens, steps, busy, ctx = (now - before for now, before in zip(r.fleet, prev_fleet))
@@ -58,9 +54,7 @@ def step_metrics(result: SimResult) -> list[dict]:
                 else 0.0,
                 "off_policy/lag_mean": sum(k * v for k, v in r.lag_tokens.items()) / lag_total,
                 "off_policy/lag_max": max(r.group_lags, default=0),
-                "gen/len_mean": sum(r.lengths) / len(r.lengths),
-                "gen/len_p50": _percentile(r.lengths, 0.50),
-                "gen/len_p99": _percentile(r.lengths, 0.99),
+                **length_stats(r.lengths),  # gen/len_mean, gen/len_p50, gen/len_p99
                 "gen/active_seqs_mean": tokens / steps if steps else 0.0,
                 "gen/ctx_tokens_mean": ctx / steps if steps else 0.0,
                 "gen/decode_step_s": busy / steps if steps else 0.0,
@@ -191,79 +185,90 @@ def write_outputs(
 
 
 def write_plots(cfg: SimConfig, results: dict[str, SimResult], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """samples_vs_time.png, occupancy.png, lag.png and index.html (the figures inlined, the summary table,
+    the config)."""
+    from golddiff.report import html, plots
 
     figures = {
-        "samples_vs_time": _plot_samples(plt, results),
-        "occupancy": _plot_occupancy(plt, cfg, results),
-        "lag": _plot_lag(plt, results),
-    }
-    paths, images = [], []
-    for name, fig in figures.items():
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        path = out_dir / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        paths.append(path)
-        images.append(base64.b64encode(buf.getvalue()).decode())
-    paths.append(_write_html(cfg, results, images, out_dir / "index.html"))
-    return paths
+        "samples_vs_time": (
+            "Samples trained over time",
+            "Samples the learner has trained on against simulated seconds: the mode whose curve rises "
+            "soonest reaches the step count first.",
+            plots.line_plot(_samples_series(results), "samples trained over time", "seconds", "samples trained"),
+        ),
+        "occupancy": (
+            "Engine batch occupancy",
+            "Share of an engine's continuous-batching slots occupied while decoding, per optimizer step.",
+            plots.line_plot(
+                _occupancy_series(cfg, results), "engine batch occupancy", "optimizer step",
+                "occupied slots while decoding", ylim=(0, 1.05),
+            ),
+        ),
+        "lag": (
+            "Off-policy lag per token",
+            "Share of trained tokens by how many optimizer steps behind the learner their weights were.",
+            plots.bars(*_lag_bars(results), "off-policy lag per token", "share of trained tokens"),
+        ),
+    }  # fmt: skip
+    paths = []
+    for name, (_, _, png) in figures.items():
+        paths.append(out_dir / f"{name}.png")
+        paths[-1].write_bytes(base64.b64decode(png))
+    cards = [html.Figure(title, what, png, "") for title, what, png in figures.values()]
+    sections = [_summary_section(results), html.figures_section("Plots", cards), _config_section(cfg)]
+    index = out_dir / "index.html"
+    index.write_text(html.document(cfg.name, sections, tool="golddiff simulate"), encoding="utf-8")
+    return [*paths, index]
 
 
-def _plot_samples(plt, results):
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _samples_series(results: dict[str, SimResult]) -> list:
+    from golddiff.report.plots import Series
+
+    out = []
     for mode, r in results.items():
-        ax.plot([0] + [s.end_s for s in r.steps], [0] + [sum(x.samples for x in r.steps[: i + 1]) for i in range(len(r.steps))], label=mode)  # fmt: skip
-    ax.set(xlabel="seconds", ylabel="samples trained", title="samples trained over time")
-    ax.legend()
-    return fig
+        trained = [0]
+        for s in r.steps:
+            trained.append(trained[-1] + s.samples)
+        out.append(Series(mode, [0.0] + [s.end_s for s in r.steps], [float(n) for n in trained]))
+    return out
 
 
-def _plot_occupancy(plt, cfg: SimConfig, results):
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _occupancy_series(cfg: SimConfig, results: dict[str, SimResult]) -> list:
+    from golddiff.report.plots import Series
+
+    slots = cfg.engine.max_active_seqs
+    rows = {mode: step_metrics(r) for mode, r in results.items()}
+    return [
+        Series(mode, [float(x["step"]) for x in rs], [x["gen/active_seqs_mean"] / slots for x in rs])
+        for mode, rs in rows.items()
+    ]
+
+
+def _lag_bars(results: dict[str, SimResult]) -> tuple[list[str], list[tuple[str, list[float], None]]]:
+    """(lags as labels, per mode its share of trained tokens at each lag)."""
+    lags = sorted({lag for r in results.values() for lag in r.lag_tokens})
+    groups = []
     for mode, r in results.items():
-        rows = step_metrics(r)
-        ax.plot([row["step"] for row in rows], [row["gen/active_seqs_mean"] / cfg.engine.max_active_seqs for row in rows], label=mode)  # fmt: skip
-    ax.set(
-        xlabel="optimizer step",
-        ylabel="occupied slots while decoding",
-        title="engine batch occupancy",
-        ylim=(0, 1.05),
-    )
-    ax.legend()
-    return fig
-
-
-def _plot_lag(plt, results):
-    fig, ax = plt.subplots(figsize=(6, 4))
-    width = 0.8 / max(1, len(results))
-    for i, (mode, r) in enumerate(results.items()):
         total = sum(r.lag_tokens.values()) or 1
-        lags = sorted(r.lag_tokens)
-        ax.bar(
-            [lag + i * width for lag in lags], [r.lag_tokens[lag] / total for lag in lags], width, label=mode
-        )
-    ax.set(xlabel="lag (optimizer steps)", ylabel="share of trained tokens", title="off-policy lag per token")
-    ax.legend()
-    return fig
+        groups.append((mode, [r.lag_tokens.get(lag, 0) / total for lag in lags], None))
+    return [str(lag) for lag in lags], groups
 
 
-def _write_html(cfg: SimConfig, results, images: list[str], path: Path) -> Path:
-    rows = "".join(
-        f"<tr><td>{m}</td><td>{s['samples_per_s']:.2f}</td><td>{s['time_to_steps_s']:.0f}</td>"
-        f"<td>{s['gen_util']:.0%}</td><td>{s['learner_util']:.0%}</td><td>{s['lag_mean']:.2f}</td></tr>"
+def _summary_section(results: dict[str, SimResult]) -> str:
+    from golddiff.report.html import e, table
+
+    head = ["mode", "samples/s", "time to steps (s)", "gen util", "learner util", "lag mean"]
+    rows = [
+        [e(m), f"{s['samples_per_s']:.2f}", f"{s['time_to_steps_s']:.0f}", f"{s['gen_util']:.0%}",
+         f"{s['learner_util']:.0%}", f"{s['lag_mean']:.2f}"]
         for m, s in ((m, summary(r)) for m, r in results.items())
-    )
-    imgs = "".join(f'<img src="data:image/png;base64,{b64}" style="max-width:48%">' for b64 in images)
-    ratios = "".join(f"<p>{k}: {v:.2f}x</p>" for k, v in compare(results).items())
-    path.write_text(
-        f"<!doctype html><meta charset='utf-8'><title>{cfg.name}</title><h1>{cfg.name}</h1>"
-        "<table border=1 cellpadding=4><tr><th>mode</th><th>samples/s</th><th>time to steps (s)</th>"
-        f"<th>gen util</th><th>learner util</th><th>lag mean</th></tr>{rows}</table>{ratios}{imgs}"
-        f"<pre>{yaml.safe_dump(cfg.model_dump(), sort_keys=False)}</pre>"
-    )
-    return path
+    ]  # fmt: skip
+    ratios = "".join(f"<p>{e(k)}: {v:.2f}x</p>" for k, v in compare(results).items())
+    return f"<section><h2>Summary</h2><div class=card>{table(head, rows)}{ratios}</div></section>"
+
+
+def _config_section(cfg: SimConfig) -> str:
+    from golddiff.report.html import e
+
+    config = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
+    return f"<section><h2>Config</h2><div class=card><pre>{e(config)}</pre></div></section>"

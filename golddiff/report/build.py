@@ -15,147 +15,21 @@ else. CPU only; no torch.
 
 from __future__ import annotations
 
-import html
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golddiff import report_html as page
-from golddiff import report_plots as plots
-from golddiff.report_plots import Series
+from golddiff.report import html as page
+from golddiff.report import plots, sections
+from golddiff.report.plots import Series
+from golddiff.report.runs import Evaluation, Run, is_number, load_eval, load_run, mean_of, series
 
-
-@dataclass
-class Run:
-    name: str
-    path: Path
-    mode: str  # "pipeline" | "sync" | "?"
-    config: dict[str, Any]
-    rows: list[dict[str, Any]]
-    lags: list[float] = field(default_factory=list)  # per trained token (from lag_hist) when logged
-
-
-@dataclass
-class Evaluation:
-    name: str
-    path: Path
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any]
-
-
-# ------------------------------------------------------------------------------------------ load
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a torn last line of a run still going
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _lags(rows: list[dict[str, Any]]) -> list[float]:
-    """One value per trained token, from each step's `off_policy/lag_hist` (tokens at lag 0, 1, …)."""
-    lags: list[float] = []
-    for row in rows:
-        hist = row.get("off_policy/lag_hist")
-        if isinstance(hist, list):
-            for lag, count in enumerate(hist):
-                lags += [float(lag)] * int(count or 0)
-    return lags
-
-
-def load_run(run_dir: str | Path, name: str | None = None) -> Run:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: not a run dir (expected config.yaml and metrics.jsonl in it)")
-    config = _config(run_dir)
-    rows = sorted(_jsonl(run_dir / "metrics.jsonl"), key=lambda r: r.get("step", 0))
-    mode = str(config.get("mode", "?"))
-    return Run(name or run_dir.name, run_dir, mode, config, rows, _lags(rows))
-
-
-def _eval_summary(path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    meta = Path(str(path) + ".summary.json")
-    if meta.exists():
-        return json.loads(meta.read_text(encoding="utf-8")).get("summary", {})
-    from golddiff.evaluate import METRICS, mean_ci
-
-    summary: dict[str, Any] = {
-        m: mean_ci([r[f"{m}_mean"] for r in rows if f"{m}_mean" in r]) for m in METRICS
-    }
-    summary["n_tasks"] = len(rows)
-    return summary
-
-
-def load_eval(path: str | Path, name: str | None = None) -> Evaluation:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such evaluation file (write one with `golddiff eval --out`)")
-    rows = _jsonl(path)
-    label = name or path.stem.removeprefix("eval_").removeprefix("eval-")
-    return Evaluation(label, path, rows, _eval_summary(path, rows))
-
-
-# ---------------------------------------------------------------------------------------- series
-
-
-def series(runs: Sequence[Run], y: str, x: str = "step") -> list[Series]:
-    """Per run, the (x, y) points where both are finite numbers."""
-    out = []
-    for run in runs:
-        pts = [(r[x], r[y]) for r in run.rows if _num(r.get(x)) and _num(r.get(y))]
-        if pts:
-            out.append(Series(run.name, [float(a) for a, _ in pts], [float(b) for _, b in pts]))
-    return out
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def values(run: Run, key: str) -> list[float]:
-    return [float(r[key]) for r in run.rows if _num(r.get(key))]
-
-
-def mean_of(run: Run, key: str, part: str = "all", frac: float = 0.2) -> float | None:
-    """Mean of a metric over the run, or over its first / last `frac` of logged values."""
-    vals = values(run, key)
-    if not vals:
-        return None
-    k = max(1, math.ceil(len(vals) * frac))
-    chosen = vals[:k] if part == "first" else vals[-k:] if part == "last" else vals
-    return sum(chosen) / len(chosen)
+# -------------------------------------------------------------------------------------- figures
 
 
 def _window(ss: Sequence[Series]) -> int:
     longest = max((len(s.ys) for s in ss), default=0)
     return max(3, longest // 15) if longest >= 12 else 0
-
-
-# -------------------------------------------------------------------------------------- sections
 
 
 def _missing(runs: Sequence[Run], keys: Sequence[str]) -> str:
@@ -312,8 +186,8 @@ def eval_figures(evals: Sequence[Evaluation]) -> list[page.Figure]:
         ("swerl", "SWE-RL reward"),
     ):
         rows = [(e.summary.get(key, {}).get("mean"), e.summary.get(key, {}).get("half_width")) for e in evals]
-        if all(_num(m) for m, _ in rows):
-            metrics[label] = [(float(m), float(h) if _num(h) else 0.0) for m, h in rows]
+        if all(is_number(m) for m, _ in rows):
+            metrics[label] = [(float(m), float(h) if is_number(h) else 0.0) for m, h in rows]
     n = evals[0].summary.get("n_tasks", len(evals[0].rows))
     return [
         page.Figure(
@@ -341,19 +215,15 @@ def build_report(
     """Write the report; `extra` adds rows to the summary table (e.g. the demo's stage times)."""
     runs = [load_run(d) for d in run_dirs]
     evals = [load_eval(p, n) for p, n in zip(eval_files, eval_names or [None] * len(eval_files))]
-    sections = [page.summary_section(runs, evals, extra or {})]
+    parts = [sections.summary_section(runs, evals, extra or {})]
     if runs or not evals:  # an eval-only report has no training section
-        sections.append(page.figures_section("Training", run_figures(runs)))
+        parts.append(page.figures_section("Training", run_figures(runs)))
     if comparison := comparison_figures(runs):
-        sections.append(page.figures_section("Sync vs Pipeline RL", comparison))
+        parts.append(page.figures_section("Sync vs Pipeline RL", comparison))
     if evals:
-        sections.append(page.figures_section("Held-out evaluation", eval_figures(evals)))
-        sections.append(page.examples_section(evals, examples))
+        parts.append(page.figures_section("Held-out evaluation", eval_figures(evals)))
+        parts.append(sections.examples_section(evals, examples))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page.document(title, sections), encoding="utf-8")
+    out.write_text(page.document(title, parts), encoding="utf-8")
     return out
-
-
-def escape(text: Any) -> str:
-    return html.escape(str(text))
