@@ -132,7 +132,7 @@ def run_engine(model, tok, work, max_batch: int, update_every: int, kind: str = 
             engine.update_weights(versions[step // update_every % 2], version=step // update_every)
         useful += sum(len(c.token_ids) for c in engine.step())
         step += 1
-    synchronize(engine.device)
+    synchronize(next(model.parameters()).device)  # vLLM's step returns after its device work
     seconds = time.perf_counter() - t0
     stats = engine.stats()
     if hasattr(engine, "close"):
