@@ -3,8 +3,9 @@
 For each task, K answers are sampled (`golddiff.engine`, one request with n=K, so they share the
 prefill) and each is scored with the gold-diff reward (`golddiff.reward.score`: value in [−1, 1], exact
 match, format error = the answer does not parse or apply) and with the SWE-RL reward alongside. An answer
-that applies and changes something counts as `applied` (one with no blocks scores 0: neither applied nor
-a format error). The summary reports, over tasks: mean reward, exact-match, applied and format-error
+that applies and changes something counts as `applied`; one that parses but changes nothing (no blocks, or
+blocks that leave the files as they were) counts as `abstain`: it scores 0, below any applied edit of a
+gold file. The summary reports, over tasks: mean reward, exact-match, applied, abstain and format-error
 rates and the mean SWE-RL reward, each with a 95% confidence interval. Tasks are the independent units: a task's K answers are averaged first,
 and the interval is Student's t over the per-task means (`mean_ci`); `paired_diff_ci` compares two
 evaluations of the same tasks (e.g. after RL − after SFT) the same way.
@@ -37,7 +38,7 @@ from golddiff.tasks import Task
 if TYPE_CHECKING:
     from golddiff.engine import Engine, Request
 
-METRICS = ("reward", "exact", "applied", "format_error", "swerl")
+METRICS = ("reward", "exact", "applied", "abstain", "format_error", "swerl")
 
 
 class EvalSettings(Strict):
@@ -63,6 +64,7 @@ class Answer:
     reward: float
     exact: bool
     applied: bool  # parses, applies and changes the files
+    abstain: bool  # parses and changes nothing (no blocks, or blocks that leave the files as they were)
     format_error: bool
     error: str | None
     swerl: float
@@ -155,6 +157,7 @@ def summarise(result: EvalResult) -> dict[str, Any]:
     out["truncated_rate"] = statistics.fmean(a.finish_reason == "length" for a in answers) if answers else 0.0
     out["mean_answer_tokens"] = statistics.fmean(a.tokens for a in answers) if answers else 0.0
     out["seconds"] = result.seconds
+    out["tokens_per_s"] = sum(a.tokens for a in answers) / result.seconds if result.seconds > 0 else 0.0
     return out
 
 
@@ -179,6 +182,7 @@ def score_answer(text: str, task: Task, target: Any, finish_reason: str = "stop"
         reward=result.value,
         exact=result.exact,
         applied=bool(diff),
+        abstain=not fmt_error and not diff,
         format_error=fmt_error,
         error=result.error,
         swerl=swerl_score(text, task),

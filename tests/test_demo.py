@@ -15,7 +15,7 @@ from golddiff.models import ByteTokenizer
 from golddiff.tasks import SYSTEM_PROMPT, make_task, read_tasks_parquet
 
 TINY_BUDGETS = [
-    "--bugs", "24", "--heldout", "0.25", "--sft-steps", "3", "--sft-batch", "4",
+    "--model", "tiny", "--bugs", "24", "--edits", "12", "--heldout", "0.25", "--sft-steps", "3", "--sft-batch", "4",
     "--rl-steps", "1", "--rl-group", "2", "--rl-prompts", "2", "--rl-max-new-tokens", "16",
     "--eval-samples", "1", "--eval-tasks", "3", "--eval-max-new-tokens", "16",
 ]  # fmt: skip
@@ -28,42 +28,47 @@ def _demo(out: Path, budgets: list[str], timeout: int) -> tuple[subprocess.Compl
     return proc, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _check_outputs(out: Path, line: dict, rl: bool = True) -> None:
-    for key in (
-        "heldout_reward_sft",
-        "heldout_n",
-        "minutes",
-        "heldout_reward_sft_ci95",
-        "stage_seconds",
-        "verdict",
-    ):
+def _check_outputs(out: Path, line: dict, rl: bool = True, base: bool = True) -> None:
+    for key in ("heldout_n", "minutes", "stage_seconds", "verdict", "model"):
         assert key in line, key
+    assert ("sft_minus_base_applied_ci95" in line) == base and (out / "eval_base.jsonl").exists() == base
+    for name in ["base"] * base + ["sft"] + ["rl"] * rl:
+        for metric in ("applied", "exact", "abstain", "reward"):
+            lo, hi = line[f"heldout_{metric}_{name}_ci95"]
+            assert lo <= line[f"heldout_{metric}_{name}"] <= hi, (metric, name)
+        shares = [line[f"heldout_{m}_{name}"] for m in ("applied", "abstain", "format_error")]
+        assert sum(shares) == pytest.approx(1.0, abs=1e-3)  # every answer is exactly one of the three
     stages = (
         ["ingest", "tasks", "sft", "rl", "eval", "report"]
         if rl
         else ["ingest", "tasks", "sft", "eval", "report"]
     )
     assert list(line["stage_seconds"]) == stages
-    lo, hi = line["heldout_reward_sft_ci95"]
-    assert lo <= line["heldout_reward_sft"] <= hi
     tasks = read_tasks_parquet(out / "tasks.parquet")
     tools = {t.source_tool for t in tasks}
-    assert "stdlib_bugs" in tools and tools & {"aider", "codex", "claude_code"}
+    assert {"stdlib_bugs", "stdlib_edits"} <= tools and tools & {"aider", "codex", "claude_code"}
+    assert [t.task_id for t in tasks] == sorted(t.task_id for t in tasks)
     assert {t.split for t in tasks} == {"train", "heldout"}
     assert all(t.prompt[0]["content"] == DEMO_SYSTEM_PROMPT for t in tasks)
     episodes = [json.loads(x)["source"]["tool"] for x in (out / "episodes.jsonl").read_text().splitlines()]
-    assert {"aider", "codex", "claude_code", "stdlib_bugs"} <= set(episodes)
+    assert {"aider", "codex", "claude_code", "stdlib_bugs", "stdlib_edits"} <= set(episodes)
     assert (out / "sft" / "model.safetensors").exists() and (out / "eval_sft.jsonl").exists()
+    assert ("base model" in (out / "report.html").read_text()) == base
     html = (out / "report.html").read_text()
     assert "Held-out evaluation" in html and "data:image/png;base64," in html
     assert json.loads((out / "demo_summary.json").read_text())["heldout_n"] == line["heldout_n"]
     if rl:
-        for key in ("heldout_reward_rl", "heldout_reward_rl_ci95", "rl_minus_sft", "rl_minus_sft_ci95"):
+        for key in (
+            "rl_minus_sft",
+            "rl_minus_sft_ci95",
+            "rl_minus_sft_applied_ci95",
+            "rl_minus_sft_exact_ci95",
+        ):
             assert key in line, key
         assert (out / "rl" / "metrics.jsonl").exists() and (out / "rl.yaml").exists()
         assert (out / "eval_rl.jsonl").exists()
         assert "Reward over training steps" in html and "after RL" in html
-        assert line["verdict"].split(" ")[0] == "RL" and "verdict" in html
+        assert "RL" in line["verdict"] and "verdict" in html
 
 
 def test_compact_prompt_keeps_request_and_files() -> None:
@@ -76,15 +81,34 @@ def test_compact_prompt_keeps_request_and_files() -> None:
     assert fits(small, ByteTokenizer(), 1024) and not fits(small, ByteTokenizer(), 64)
 
 
-def test_verdict_reads_the_numbers() -> None:
-    base = {"heldout_applied_sft": 0.0, "heldout_format_error_sft": 0.5, "heldout_exact_sft": 0.0}
-    assert verdict(base).startswith("SFT only")
-    same = base | {"heldout_reward_rl": 0.1, "rl_minus_sft": 0.02, "rl_minus_sft_ci95": [-0.01, 0.05]}
-    assert verdict(same).startswith("RL did not beat SFT")
-    fmt = same | {"rl_minus_sft_ci95": [0.4, 0.6], "heldout_applied_rl": 0.0, "heldout_format_error_rl": 0.0}
-    assert "only on format" in verdict(fmt) and "55%" not in verdict(fmt)
-    real = fmt | {"heldout_applied_rl": 0.3, "heldout_exact_rl": 0.1}
-    assert "answers that apply 0% -> 30%" in verdict(real) and "only on format" not in verdict(real)
+def _line(base: float, sft: float, rl: float, ci_lo: float, abstain_rl: float = 0.0) -> dict:
+    line = {"heldout_abstain_base": 1.0, "heldout_abstain_sft": 0.05, "heldout_abstain_rl": abstain_rl}
+    for name, applied in (("base", base), ("sft", sft), ("rl", rl)):
+        line |= {f"heldout_applied_{name}": applied, f"heldout_exact_{name}": applied / 2}
+    for key, lo in (("sft_minus_base", 0.1), ("rl_minus_sft", ci_lo)):
+        line |= {f"{key}_applied_ci95": [lo, lo + 0.2], f"{key}_exact_ci95": [lo - 0.1, lo + 0.1]}
+    return line
+
+
+def test_verdict_says_which_stage_improved() -> None:
+    good = verdict(_line(0.0, 0.3, 0.5, 0.05))
+    assert "SFT improved on the base model" in good and "answers that apply 0% -> 30%" in good
+    assert "RL improved on SFT (applies)" in good and "answers that apply 30% -> 50%" in good
+    flat = verdict(_line(0.0, 0.3, 0.35, -0.05))
+    assert "RL did not improve on SFT beyond the 95% CI" in flat and "-5 to +15 points" in flat
+    assert "no edit more often" in verdict(_line(0.0, 0.3, 0.5, 0.05, abstain_rl=0.2))
+    sft_only = {k: v for k, v in _line(0.0, 0.3, 0.5, 0.05).items() if "rl" not in k}
+    assert verdict(sft_only).endswith("SFT only (the RL stage was skipped).")
+
+
+def test_settings_take_the_models_budgets_unless_given() -> None:
+    from golddiff.demo import PROFILES, DemoSettings
+
+    real, tiny = DemoSettings(), DemoSettings(model="tiny")
+    assert real.model == "smollm2-135m" and real.sft_lr == PROFILES["pretrained"]["sft_lr"]
+    assert tiny.sft_lr == PROFILES["tiny"]["sft_lr"] and tiny.max_len == 1024
+    assert DemoSettings(model="tiny", sft_lr=0.01).sft_lr == 0.01
+    assert DemoSettings(model="some/dir").rl_lr == real.rl_lr  # any pretrained model: the real budgets
 
 
 def test_demo_wiring_with_tiny_budgets(tmp_path: Path) -> None:
@@ -111,9 +135,10 @@ def test_shortened_demo_and_its_report_in_chromium(tmp_path: Path) -> None:
     from test_report import CHROMIUM, check_in_chromium
 
     out = tmp_path / "demo"
-    budgets = ["--sft-steps", "120", "--rl-steps", "12", "--eval-tasks", "40", "--eval-samples", "4"]
+    budgets = ["--model", "tiny", "--sft-steps", "120", "--rl-steps", "12", "--eval-tasks", "40"]
+    budgets += ["--eval-samples", "4", "--no-base-eval"]
     _, line = _demo(out, budgets, timeout=1200)
-    _check_outputs(out, line)
+    _check_outputs(out, line, base=False)
     assert line["heldout_n"] == 40
     assert line["heldout_reward_rl"] > line["heldout_reward_sft"]
     if CHROMIUM is None:

@@ -49,8 +49,9 @@ def test_mean_ci_on_a_known_case() -> None:
 
 def _answer(reward: float, fmt: bool = False, exact: bool = False) -> Answer:
     return Answer(
-        "x", reward, exact, not fmt and reward != 0, fmt, "bad" if fmt else None, reward, "stop", 3, None
-    )
+        "x", reward, exact, not fmt and reward != 0, not fmt and reward == 0, fmt, "bad" if fmt else None,
+        reward, "stop", 3, None,
+    )  # fmt: skip
 
 
 def _result(per_task: dict[str, list[Answer]]) -> EvalResult:

@@ -182,6 +182,7 @@ def eval_figures(evals: Sequence[Evaluation]) -> list[page.Figure]:
         ("reward", "gold-diff reward"),
         ("exact", "exact match"),
         ("applied", "applies"),
+        ("abstain", "no edit"),
         ("format_error", "format errors"),
         ("swerl", "SWE-RL reward"),
     ):

@@ -64,12 +64,13 @@ def summary_section(runs: Sequence[Run], evals: Sequence[Evaluation], extra: dic
             "reward (95% CI)",
             "exact match",
             "applies",
+            "no edit",
             "format errors",
             "SWE-RL reward",
         ]
         rows = [
             [e(ev.name), fmt(ev.summary.get("n_tasks", len(ev.rows)))]
-            + [_ci(ev.summary, k) for k in ("reward", "exact", "applied", "format_error", "swerl")]
+            + [_ci(ev.summary, k) for k in ("reward", "exact", "applied", "abstain", "format_error", "swerl")]
             for ev in evals
         ]
         parts.append(
