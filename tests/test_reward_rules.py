@@ -72,6 +72,24 @@ def test_a_resubmitted_rejected_attempt_on_the_gold_file_still_beats_no_edit():
     assert score(task.gold[0].answer, task, heavy).value == 1.0
 
 
+def test_no_edit_can_fail_like_a_broken_answer_for_rl():
+    """`no_edit` = −1: a no-op answer (blocks that change nothing) and no answer score as a broken one,
+    so RL cannot step up from broken answers to copying the code unchanged; applied edits stay above."""
+    gold = _with(LINES[:30] + ["value_30 = compute(30, limit + 1)\n"] + LINES[31:])
+    task = make_task(BASE, gold)
+    strict = RewardSettings(no_edit=-1.0)
+    no_op = "m.py\n<<<<<<< SEARCH\n" + LINES[3] + "=======\n" + LINES[3] + ">>>>>>> REPLACE\n"
+    broken = "m.py\n<<<<<<< SEARCH\nnot in the file\n=======\nx\n>>>>>>> REPLACE\n"
+    wrong = render_answer(BASE, _with(LINES[:5] + LINES[6:]))
+    assert score(no_op, task).value == score("", task).value == 0.0  # the default
+    assert score(no_op, task, strict).value == score("", task, strict).value == -1.0
+    assert score(broken, task, strict).value == -1.0 and score(broken, task, strict).error
+    assert score(wrong, task, strict).value >= strict.gold_file_floor
+    assert score(task.gold[0].answer, task, strict).value == 1.0
+    with pytest.raises(ValueError):
+        RewardSettings(no_edit=0.5)  # never above an applied edit's floor
+
+
 def test_an_edit_of_other_files_only_gets_no_floor():
     gold = _with(LINES[:30] + ["value_30 = compute(30, limit + 1)\n"] + LINES[31:])
     task = make_task(BASE, gold, [{"other.py": "def helper():\n    return 3\n"}])

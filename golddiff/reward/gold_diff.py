@@ -40,6 +40,11 @@ answering always scores below trying on the right file, even with a wrong change
 for any applied edit of a file the gold changes, rising with the right text in the right place; 1 for
 the gold (or the same tokens at the same places). An edit of other files only gets no floor and no
 location credit: what its text shares with the gold's, minus its penalty, which may fall below 0.
+`no_edit` (a setting in [−1, 0], default 0) is what an answer with no edit scores where a gold changes
+something. RL from a model that already writes blocks wants −1 there: at 0, copying the code unchanged
+(a no-op block) is a safe step up from a broken answer, and a policy learns to stop editing (the demo's
+first RL runs went from 9% to 24% no-edit answers). At −1 not answering fails like a broken answer, and
+any applied edit of a gold file still scores above both.
 
 Size caps (settings): an answer over `max_answer_chars` or with over `max_blocks` blocks scores −1; when
 the changed text of P or G exceeds `max_change_chars`, the text units become whole collapsed lines
@@ -128,6 +133,7 @@ class RewardSettings(Strict):
     location_scale: float = Field(5.0, gt=0)  # lines at which a location's credit falls to 1/e
     location_beta: float = Field(2.0, gt=0)  # F-beta of location precision and recall
     gold_file_floor: float = Field(0.01, gt=0, le=0.5)  # least value of an applied edit of a gold file
+    no_edit: float = Field(0.0, ge=-1, le=0)  # value of an answer that changes nothing where a gold does
     max_change_chars: int = Field(50_000, ge=1)  # over it: line units instead of n-grams
     max_answer_chars: int = Field(200_000, ge=1)  # over it: −1
     max_blocks: int = Field(1000, ge=1)  # over it: −1
@@ -326,9 +332,8 @@ def _score_blocks(pred: list[Block], target: RewardTarget, capped: bool = False)
     results = []
     for i, gold in enumerate(target.gold_blocks):
         if not pred:
-            value = 1.0 if not gold else 0.0
-            every = dict.fromkeys(KINDS, value)
-            results.append(RewardResult(value, every, every, every, gold_index=i))
+            every = dict.fromkeys(KINDS, 1.0 if not gold else 0.0)
+            results.append(RewardResult(1.0 if not gold else s.no_edit, every, every, every, gold_index=i))
             continue
         over = max(pred_chars, sum(b.change_chars() for b in gold)) > s.max_change_chars
         notes = [f"line units: changed text over {s.max_change_chars} characters"] if over else []

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from golddiff.config import ConfigError, Strict, load_config, parse_dtype
+from golddiff.reward import RewardSettings
 
 
 class ModelSection(Strict):
@@ -172,6 +173,8 @@ class TrainConfig(Strict):
     actors: ActorsSection = Field(default_factory=ActorsSection)
     learner: LearnerSection = Field(default_factory=LearnerSection)
     run: RunSection = Field(default_factory=RunSection)
+    # the gold-diff reward's settings for data.tasks (golddiff.reward.RewardSettings), e.g. reward.no_edit
+    reward: RewardSettings = Field(default_factory=RewardSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

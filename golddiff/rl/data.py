@@ -36,7 +36,7 @@ def task_ids(cfg: TrainConfig) -> list[str]:
 def open_dataset(cfg: TrainConfig, tokenizer: Any) -> PromptDataset:
     if cfg.data.synthetic is not None:
         return open_synthetic(cfg.data.synthetic, tokenizer, cfg.rl.max_new_tokens, cfg.rl.group_size)
-    return TaskDataset(cfg.data.tasks, cfg.data.split, tokenizer, cfg.rl.max_new_tokens)
+    return TaskDataset(cfg.data.tasks, cfg.data.split, tokenizer, cfg.rl.max_new_tokens, cfg.reward)
 
 
 class PromptOrder:

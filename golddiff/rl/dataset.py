@@ -45,13 +45,15 @@ class PromptDataset(Protocol):
 class TaskDataset:
     """tasks.parquet rows of one split; rewards from `golddiff.reward`."""
 
-    def __init__(self, path: str, split: str, tokenizer: Any, max_new_tokens: int) -> None:
+    def __init__(
+        self, path: str, split: str, tokenizer: Any, max_new_tokens: int, reward: Any = None
+    ) -> None:
         from golddiff.tasks import read_tasks_parquet
 
         self.tasks = [t for t in read_tasks_parquet(path) if t.split == split]
         if not self.tasks:
             raise ValueError(f"{path}: no tasks in split {split!r}")
-        self.tokenizer, self.max_new_tokens = tokenizer, max_new_tokens
+        self.tokenizer, self.max_new_tokens, self.reward = tokenizer, max_new_tokens, reward
         self._targets: dict[int, Any] = {}
 
     def __len__(self) -> int:
@@ -67,6 +69,8 @@ class TaskDataset:
         from golddiff.reward import prepare, score
 
         if index not in self._targets:
-            self._targets[index] = prepare(self.tasks[index])
+            self._targets[index] = (
+                prepare(self.tasks[index], self.reward) if self.reward else prepare(self.tasks[index])
+            )
         result = score(text, self._targets[index])
         return Score(result.value, result.error is not None)
