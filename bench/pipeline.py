@@ -17,8 +17,16 @@ steps reaches `--target`; the clock starts once the processes are up), generatio
 (all tokens generated ÷ elapsed), the learner's idle share (1 − learner busy ÷ elapsed), mean lag, mean ESS,
 output-length p50/p99 (every sample, from rollouts.jsonl).
 
-Run (CPU; 2-4 minutes on 2 cores, `--quick` ~1.5):
+With `--model smollm2-135m` the workload is the demo's instead, on the real pretrained model: the demo's
+tasks (stated edits and bug fixes on standard-library functions, `golddiff.demo`), its short SFT warm
+start (made once, shared by both modes), then its Pipeline RL recipe (`golddiff.demo.rl_config`: 2
+prompts x 8 samples per step, top 12 layers trained) run once as `sync` and once as `pipeline`, reward =
+the gold-diff reward of the training tasks' answers. Target reward default 0.0 there (answers that apply
+on average; the SFT start is below it).
+
+Run (CPU; 2-4 minutes on 2 cores, `--quick` ~1.5; `--model smollm2-135m` ~25 minutes):
     .venv/bin/python bench/pipeline.py [--quick] [--steps 30] [--target 0.8] [--out runs/bench-pipeline]
+    .venv/bin/python bench/pipeline.py --model smollm2-135m --steps 16 [--target 0.0]
 Prints both runs step by step, a table, and last one JSON line: time_to_target_ratio (sync ÷ pipeline),
 gen_tokens_per_s_ratio (pipeline ÷ sync), lag_mean and ess_mean (pipeline), and the per-mode figures.
 """
@@ -66,14 +74,40 @@ def time_to_target(rows: list[dict], target: float, window: int = 3) -> float | 
     return None
 
 
+def real_model_recipe(args: argparse.Namespace, out: Path) -> Path:
+    """The demo's tasks and SFT warm start for `args.model` (made once under out/prep), and its RL recipe
+    written as a `golddiff train` config; returns the config's path."""
+    import yaml
+
+    from golddiff.demo import DemoSettings, rl_config
+    from golddiff.demo.stages import ingest_stage, sft_stage, tasks_stage
+    from golddiff.tasks import read_tasks_parquet
+
+    s = DemoSettings(out=out / "prep", model=args.model, seed=args.seed, threads=2)
+    s.out.mkdir(parents=True, exist_ok=True)
+    if not (s.out / "sft" / "config.json").exists():
+        print(f"preparing the demo's tasks and SFT warm start of {args.model} in {s.out}", flush=True)
+        ingest_stage(s, print)
+        tasks_stage(s, print)
+        train = [t for t in read_tasks_parquet(s.out / "tasks.parquet") if t.split == "train"]
+        sft_stage(s.model_copy(update={"quiet": True}), train)
+    recipe = rl_config(s)
+    recipe["run"] |= {"checkpoint_every": 0, "rollouts_per_step": 64, "progress": "off"}
+    path = out / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
 def run_mode(mode: str, args: argparse.Namespace, out: Path) -> dict:
     threads = args.sync_threads if mode == "sync" else args.threads
-    overrides = [
-        *WORKLOAD, f"--mode={mode}", f"--run.steps={args.steps}", f"--run.seed={args.seed}",
-        f"--model.seed={args.seed}", f"--actors.threads={threads}", f"--learner.threads={threads}",
-        f"--run.dir={out / mode}",
+    common = [
+        f"--mode={mode}", f"--run.steps={args.steps}", f"--run.seed={args.seed}", f"--model.seed={args.seed}",
+        f"--actors.threads={threads}", f"--learner.threads={threads}", f"--run.dir={out / mode}",
     ]  # fmt: skip
-    cfg = load_train_config("configs/demo.yaml", overrides)
+    if args.model == "tiny":
+        cfg = load_train_config("configs/demo.yaml", [*WORKLOAD, *common])
+    else:
+        cfg = load_train_config(real_model_recipe(args, out), common)
     rows = train(cfg, hooks=train_hooks()).rows  # as `golddiff train` runs it
     for r in rows:
         print(
@@ -112,13 +146,23 @@ def run_mode(mode: str, args: argparse.Namespace, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="16 steps, target 0.45")
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--target", type=float, default=0.8, help="reward (mean of 3 steps) to reach")
+    parser.add_argument(
+        "--model", default="tiny", help="tiny (synthetic charset task) or smollm2-135m (the demo's workload)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="RL steps per mode (default 30; real model 16)"
+    )
+    parser.add_argument(
+        "--target", type=float, default=None, help="reward (mean of 3 steps) to reach (default 0.8; real 0.0)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (pipeline)")
     parser.add_argument("--sync-threads", type=int, default=1, help="torch threads per process (sync)")
     parser.add_argument("--out", help="keep the two run dirs here (default: a temp dir)")
     args = parser.parse_args()
+    real = args.model != "tiny"
+    args.steps = args.steps or (16 if real else 30)
+    args.target = args.target if args.target is not None else (0.0 if real else 0.8)
     if args.quick:
         args.steps, args.target = min(args.steps, 16), min(args.target, 0.45)
     import ray
@@ -126,8 +170,9 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-pipeline-"))
     out.mkdir(parents=True, exist_ok=True)
+    task = "the demo's tasks" if real else "charset task"
     print(
-        f"tiny model, charset task, {args.steps} steps each, target reward {args.target}; run dirs in {out}"
+        f"{args.model} model, {task}, {args.steps} steps each, target reward {args.target}; run dirs in {out}"
     )
     t0 = time.time()
     results = {mode: run_mode(mode, args, out) for mode in ("sync", "pipeline")}
@@ -149,6 +194,7 @@ def main() -> None:
         "gen_tokens_per_s_ratio": p["gen_tokens_per_s"] / s["gen_tokens_per_s"],
         "lag_mean": p["lag_mean"],
         "ess_mean": p["ess_mean"],
+        "model": args.model,
         "target": args.target,
         "steps": args.steps,
         "len_p99_over_p50": p["len_p99"] / p["len_p50"],

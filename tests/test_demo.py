@@ -28,7 +28,9 @@ def _demo(out: Path, budgets: list[str], timeout: int) -> tuple[subprocess.Compl
     return proc, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _check_outputs(out: Path, line: dict, rl: bool = True, base: bool = True) -> None:
+def _check_outputs(
+    out: Path, line: dict, rl: bool = True, base: bool = True, tools: set[str] | None = None
+) -> None:
     for key in ("heldout_n", "minutes", "stage_seconds", "verdict", "model"):
         assert key in line, key
     assert ("sft_minus_base_applied_ci95" in line) == base and (out / "eval_base.jsonl").exists() == base
@@ -45,13 +47,13 @@ def _check_outputs(out: Path, line: dict, rl: bool = True, base: bool = True) ->
     )
     assert list(line["stage_seconds"]) == stages
     tasks = read_tasks_parquet(out / "tasks.parquet")
-    tools = {t.source_tool for t in tasks}
-    assert {"stdlib_bugs", "stdlib_edits"} <= tools and tools & {"aider", "codex", "claude_code"}
+    found = {t.source_tool for t in tasks}
+    assert (tools or {"stdlib_bugs", "stdlib_edits"}) <= found and found & {"aider", "codex", "claude_code"}
     assert [t.task_id for t in tasks] == sorted(t.task_id for t in tasks)
     assert {t.split for t in tasks} == {"train", "heldout"}
     assert all(t.prompt[0]["content"] == DEMO_SYSTEM_PROMPT for t in tasks)
     episodes = [json.loads(x)["source"]["tool"] for x in (out / "episodes.jsonl").read_text().splitlines()]
-    assert {"aider", "codex", "claude_code", "stdlib_bugs", "stdlib_edits"} <= set(episodes)
+    assert {"aider", "codex", "claude_code", *(tools or {"stdlib_bugs", "stdlib_edits"})} <= set(episodes)
     assert (out / "sft" / "model.safetensors").exists() and (out / "eval_sft.jsonl").exists()
     assert ("base model" in (out / "report.html").read_text()) == base
     html = (out / "report.html").read_text()
@@ -146,3 +148,27 @@ def test_shortened_demo_and_its_report_in_chromium(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     n = html.count("data:image/png;base64,")
     assert check_in_chromium(out / "report.html", tmp_path) == f"{n}/{n}"
+
+
+@pytest.mark.slow
+def test_shortened_real_model_demo(tmp_path: Path) -> None:
+    """SmolLM2-135M end to end with short budgets (~6 minutes on 2 cores): SFT teaches the answer format
+    (its loss falls, and its held-out answers apply where the base model's do not), then Pipeline RL
+    raises the reward on the training tasks."""
+    from golddiff.pretrained import ModelNotInstalled, builtin_dir
+
+    try:
+        builtin_dir("smollm2-135m")
+    except ModelNotInstalled as e:
+        pytest.skip(str(e))
+    out = tmp_path / "demo"
+    # a small pool (~20 training tasks) so that 16 RL steps of 2 prompts see each task more than once
+    budgets = ["--edits", "30", "--bugs", "0", "--heldout", "0.3", "--sft-steps", "12", "--rl-steps", "16"]
+    budgets += ["--rl-lr", "3e-4", "--eval-tasks", "8", "--eval-samples", "2", "-q"]
+    _, line = _demo(out, budgets, timeout=2400)
+    _check_outputs(out, line, tools={"stdlib_edits"})
+    assert line["model"] == "smollm2-135m" and line["heldout_n"] == 8
+    first, last = line["sft_loss"]
+    assert last < first / 2
+    assert line["heldout_applied_base"] < line["heldout_applied_sft"]
+    assert line["rl_train_reward_last"] > line["rl_train_reward_first"]

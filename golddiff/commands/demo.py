@@ -50,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "rl_max_new_tokens": "RL answer length cap",
         "rl_temperature": "RL sampling temperature",
         "rl_train_layers": "RL trains the top N decoder layers (0: all)",
+        "rl_no_edit": "RL reward of an answer with no edit (-1: fails like a broken one)",
         "eval_samples": "answers sampled per held-out task",
         "eval_tasks": "held-out tasks evaluated (the first N)",
         "eval_temperature": "eval sampling temperature (the same for every checkpoint)",

@@ -11,7 +11,7 @@ from typing import Any
 
 from golddiff.demo.settings import DemoSettings
 from golddiff.demo.stages import eval_stage, ingest_stage, rl_stage, sft_stage, tasks_stage
-from golddiff.demo.summary import NAMES, demo_summary, write_report
+from golddiff.demo.summary import NAMES, demo_summary, rl_figures, write_report
 from golddiff.tasks import Task
 
 
@@ -75,6 +75,7 @@ def run_demo(s: DemoSettings) -> DemoResult:
         lambda: _evals(s, heldout, rl_ckpt),
     )
     result.summary = demo_summary(evals, sft, st.seconds, time.perf_counter() - t0, s.model)
+    result.summary |= rl_figures(s.out / "rl") if s.rl else {}
     st.run("report", "report.html", lambda: write_report(s.out, evals, result.summary))
     result.stage_seconds = st.seconds
     result.summary |= {"stage_seconds": st.seconds, "minutes": round((time.perf_counter() - t0) / 60, 2)}

@@ -28,23 +28,24 @@ PROFILES: dict[str, dict[str, Any]] = {
     # GFLOP forward, so budgets are counted in samples, prompts are short and answers capped.
     PRETRAINED: {
         "edits": 600,
-        "bugs": 120,
+        "bugs": 100,
         "max_len": 448,
-        "answer_tokens": 96,
-        "sft_steps": 24,
+        "answer_tokens": 80,
+        "sft_steps": 20,
         "sft_lr": 3e-4,
         "sft_batch": 8,
         "sft_train_layers": 12,
-        "rl_steps": 24,
-        "rl_lr": 1.5e-4,
+        "rl_steps": 16,
+        "rl_lr": 1e-4,
         "rl_group": 8,
         "rl_prompts": 2,
-        "rl_max_new_tokens": 96,
+        "rl_max_new_tokens": 80,
         "rl_temperature": 1.0,
         "rl_train_layers": 12,
+        "rl_no_edit": -1.0,
         "eval_samples": 4,
         "eval_temperature": 1.0,
-        "eval_max_new_tokens": 96,
+        "eval_max_new_tokens": 80,
     },
     "tiny": {
         "edits": 0,
@@ -62,6 +63,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "rl_max_new_tokens": 192,
         "rl_temperature": 1.0,
         "rl_train_layers": 0,
+        "rl_no_edit": 0.0,
         "eval_samples": 4,
         "eval_temperature": 1.0,
         "eval_max_new_tokens": 192,
@@ -99,6 +101,9 @@ class DemoSettings(Strict):
     rl_max_new_tokens: int | None = None
     rl_temperature: float | None = None
     rl_train_layers: int | None = None  # top decoder layers trained (0: all)
+    # the reward of an answer with no edit during RL (golddiff.reward `no_edit`): -1 for a model that
+    # already writes blocks (at 0 SmolLM2's RL learned to copy the code unchanged); the tiny model keeps 0
+    rl_no_edit: float | None = None
     eval_samples: int | None = None
     eval_tasks: int = 60  # held-out tasks evaluated (the first N in task-id order)
     eval_temperature: float | None = None

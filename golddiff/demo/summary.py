@@ -91,6 +91,28 @@ def demo_summary(
     return out
 
 
+def rl_figures(run_dir: Path) -> dict[str, Any]:
+    """From the RL run's metrics.jsonl: its training reward at the start and the end (mean of the first and
+    of the last quarter of steps) and its speeds (engine and learner tokens per busy second, medians)."""
+    import json
+    import statistics
+
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return {}
+    q = max(1, len(rows) // 4)
+    reward = [r["reward/mean"] for r in rows]
+    return {
+        "rl_train_reward_first": round(statistics.fmean(reward[:q]), 4),
+        "rl_train_reward_last": round(statistics.fmean(reward[-q:]), 4),
+        "rl_gen_tokens_per_s": round(statistics.median(r["perf/gen_tokens_per_s"] for r in rows), 1),
+        "rl_train_tokens_per_s": round(statistics.median(r["perf/train_tokens_per_s"] for r in rows), 1),
+    }
+
+
 def write_report(out: Path, evals: dict[str, Any], summary: dict[str, Any]) -> Path:
     """report.html: the RL run's curves, the checkpoints side by side, held-out examples beside the gold."""
     from golddiff.report import build_report

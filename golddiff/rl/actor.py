@@ -35,7 +35,9 @@ from golddiff.rl.devices import quiet_libraries, resolve_device, set_threads
 from golddiff.rl.messages import ActorStats, Group, ModelInit, PromptTicket, Sample, WeightsMessage
 from golddiff.rl.transport import BroadcastGroup, receive
 
-ASK_EVERY_S = 0.01  # after an empty grant, ask the prompt source again at most this often
+ASK_EVERY_S = 0.01  # after an empty grant, ask the prompt source again this soon, then back off:
+ASK_MAX_S = 0.2  # doubling up to this, until a grant or new weights (asking every 10 ms while the lag
+# budget is spent kept the prompt source at ~20% of a core on 2 cores, for a learner step of ~30 s)
 TEXT_CHARS = 400  # decoded answer kept per sample for rollouts.jsonl
 
 
@@ -75,7 +77,7 @@ class GenerationActor:
         self.pending: deque[PromptTicket] = deque()  # granted; waiting for fresh enough weights
         self.ready: deque[Group] = deque()
         self.group: BroadcastGroup | None = None
-        self.busy_s, self._next_ask = 0.0, 0.0
+        self.busy_s, self._next_ask, self._backoff = 0.0, 0.0, ASK_EVERY_S
         self._wake, self._stop = threading.Event(), threading.Event()
         self._weights_lock = threading.Lock()
         latest = ray.get(source.actor_started.remote(index, self.incarnation))
@@ -96,7 +98,7 @@ class GenerationActor:
                 self.busy_s += perf_counter() - t0
                 self._score(finished)
             elif not admitted:
-                self._wake.wait(ASK_EVERY_S)
+                self._wake.wait(self._backoff)
                 self._wake.clear()
             self._push()
         return "stopped"
@@ -118,7 +120,8 @@ class GenerationActor:
             grant = ray.get(self.source.take.remote(self.index, self.incarnation, want))
             self.latest_version = max(self.latest_version, grant.learner_version)
             self.pending.extend(grant.tickets)
-            self._next_ask = 0.0 if grant.tickets else monotonic() + ASK_EVERY_S
+            self._next_ask = 0.0 if grant.tickets else monotonic() + self._backoff
+            self._backoff = ASK_EVERY_S if grant.tickets else min(2 * self._backoff, ASK_MAX_S)
         started = 0
         while self.pending and started < free and self._weights_fresh():
             self._start(self.pending.popleft())
@@ -198,6 +201,7 @@ class GenerationActor:
             self.engine.update_weights(state, message.version)
             self.received_version = max(self.received_version, message.version)
             self.latest_version = max(self.latest_version, message.version)
+        self._next_ask, self._backoff = 0.0, ASK_EVERY_S  # the budget grows once every actor has them
         self._wake.set()
         return perf_counter() - t0
 

@@ -188,7 +188,8 @@ class TrainLoop:
         self._watch_actors()
         consumed, skipped = [], []
         try:
-            group = self.cluster.queue.get(block=True, timeout=timeout)
+            queue_ = self.cluster.queue  # timeout 0: get_nowait (asyncio's wait_for(…, 0) never returns one)
+            group = queue_.get_nowait() if timeout <= 0 else queue_.get(block=True, timeout=timeout)
             while True:
                 if group.position in self.consumed:
                     self.duplicates += 1  # the source still counts the re-issued copy as held: release it
