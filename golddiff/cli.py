@@ -73,14 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if any(a in ("-h", "--help") for a in argv) else 2
     args = parser.parse_args(argv)
     module = importlib.import_module(available[name][0])
-    from golddiff.pretrained import ModelNotInstalled
-
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("golddiff: interrupted", file=sys.stderr)
         return 130
-    except ModelNotInstalled as e:  # a built-in model's wheel is missing: say the one command to run
+    except Exception as e:
+        # a built-in model's wheel is missing: say the one command to run. Only a command that loaded
+        # golddiff.pretrained can raise it, so the others (ingest, tasks, ...) never import it.
+        pretrained = sys.modules.get("golddiff.pretrained")
+        if pretrained is None or not isinstance(e, pretrained.ModelNotInstalled):
+            raise
         print(f"golddiff: {e}", file=sys.stderr)
         return 2
 

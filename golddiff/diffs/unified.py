@@ -55,14 +55,17 @@ def _unique_pairs(
     a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int
 ) -> list[tuple[int, int]]:
     """(i, j) for each line that occurs exactly once in a[alo:ahi] and once in b[blo:bhi], by i."""
-    count_a = Counter(a[alo:ahi])
-    count_b = Counter(b[blo:bhi])
-    where_b = {b[j]: j for j in range(blo, bhi) if count_b[b[j]] == 1 and count_a.get(b[j]) == 1}
-    return [(i, where_b[a[i]]) for i in range(alo, ahi) if a[i] in where_b]
+    part_a, part_b = a[alo:ahi], b[blo:bhi]
+    count_a, count_b = Counter(part_a), Counter(part_b)
+    where_b = {ln: j for j, ln in enumerate(part_b, blo) if count_b[ln] == 1 and count_a.get(ln) == 1}
+    return [(i, where_b[ln]) for i, ln in enumerate(part_a, alo) if ln in where_b]
 
 
 def _increasing_run(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The longest subsequence of `pairs` (sorted by i) whose j increase too (patience sorting)."""
+    js = [j for _, j in pairs]
+    if js == sorted(js):  # already increasing (no line moved: most edits): all of them, found in C
+        return pairs
     tails: list[int] = []  # tails[k]: j of the smallest tail of an increasing run of length k + 1
     tail_idx: list[int] = []
     prev = [-1] * len(pairs)
@@ -99,7 +102,8 @@ def line_diff(a: list[str], b: list[str], small: int = 40_000) -> list[tuple[int
         anchors = _unique_pairs(a, alo, ahi, b, blo, bhi) if alo < ahi and blo < bhi else []
         if anchors and depth < _MAX_DEPTH:
             for i, j in _increasing_run(anchors):
-                if i > alo or j > blo:  # a gap between two anchors: diff it on its own
+                # a gap between two anchors: diff it on its own, unless its lines are the same
+                if (i > alo or j > blo) and (i - alo != j - blo or a[alo:i] != b[blo:j]):
                     todo.append((alo, i, blo, j, depth + 1))
                 alo, blo = i + 1, j + 1
             todo.append((alo, ahi, blo, bhi, depth + 1))

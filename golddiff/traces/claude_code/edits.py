@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from golddiff.traces.claude_code.known import FileViews, Window, numbered_window
-from golddiff.traces.claude_code.patch import Rebuilt, parse_hunks, rebuild, tool_changes
+from golddiff.traces.claude_code.patch import Rebuilt, patch_shape_ok, rebuild, tool_changes
 from golddiff.traces.claude_code.text import Verdict
 from golddiff.traces.session import IngestReport, SessionBuilder
 
@@ -275,4 +275,4 @@ def _result_shape_ok(tool: str, result: object) -> bool:
     for key in ("originalFile", "originalFileContents", "content"):
         if result.get(key) is not None and not isinstance(result[key], str):
             return False
-    return "structuredPatch" not in result or parse_hunks(result["structuredPatch"]) is not None
+    return "structuredPatch" not in result or patch_shape_ok(result["structuredPatch"])

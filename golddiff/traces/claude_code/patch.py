@@ -147,6 +147,20 @@ def parse_hunks(patch: object) -> list[Hunk] | None:
     return hunks
 
 
+def patch_shape_ok(patch: object) -> bool:
+    """Whether `parse_hunks(patch)` is not None, without building the hunks."""
+    if not isinstance(patch, list):
+        return False
+    for h in patch:
+        if not isinstance(h, dict) or not isinstance(h.get("lines"), list):
+            return False
+        if not isinstance(h.get("oldStart", 1), int) or not isinstance(h.get("newStart", 1), int):
+            return False
+        if not all(isinstance(ln, str) for ln in h["lines"]):
+            return False
+    return True
+
+
 def structured_patch(before: str, after: str) -> list[dict]:
     """`before` -> `after` as Claude Code logs it: jsdiff hunks with 3 lines of context, lines without their
     newline and leading tabs shown as two spaces each (what `parse_hunks` reads back)."""

@@ -39,7 +39,7 @@ def load_records(path: Path, report: IngestReport) -> Records | None:
     seen_any = False
     try:
         for lineno, line, cut in text_lines(path, report):
-            if line.strip():
+            if line and not line.isspace():  # strip() would copy every line
                 seen_any = True
                 rec = _parse(path, lineno, line, report, cut)
                 if rec is not None:
