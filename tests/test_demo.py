@@ -152,9 +152,10 @@ def test_shortened_demo_and_its_report_in_chromium(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_shortened_real_model_demo(tmp_path: Path) -> None:
-    """SmolLM2-135M end to end with short budgets (~6 minutes on 2 cores): SFT teaches the answer format
+    """SmolLM2-135M end to end with short budgets (~10 minutes on 2 cores): SFT teaches the answer format
     (its loss falls, and its held-out answers apply where the base model's do not), then Pipeline RL
-    raises the reward on the training tasks."""
+    raises the reward on the training tasks: the pool is small (~8 tasks, 2 per step), so the first and
+    the last 4 of its 16 steps see the same tasks."""
     from golddiff.pretrained import ModelNotInstalled, builtin_dir
 
     try:
@@ -162,12 +163,11 @@ def test_shortened_real_model_demo(tmp_path: Path) -> None:
     except ModelNotInstalled as e:
         pytest.skip(str(e))
     out = tmp_path / "demo"
-    # a small pool (~20 training tasks) so that 16 RL steps of 2 prompts see each task more than once
-    budgets = ["--edits", "30", "--bugs", "0", "--heldout", "0.3", "--sft-steps", "12", "--rl-steps", "16"]
-    budgets += ["--rl-lr", "3e-4", "--eval-tasks", "8", "--eval-samples", "2", "-q"]
+    budgets = ["--edits", "8", "--bugs", "0", "--heldout", "0.3", "--sft-steps", "12", "--rl-steps", "16"]
+    budgets += ["--eval-samples", "2", "-q"]
     _, line = _demo(out, budgets, timeout=2400)
     _check_outputs(out, line, tools={"stdlib_edits"})
-    assert line["model"] == "smollm2-135m" and line["heldout_n"] == 8
+    assert line["model"] == "smollm2-135m" and line["heldout_n"] >= 1
     first, last = line["sft_loss"]
     assert last < first / 2
     assert line["heldout_applied_base"] < line["heldout_applied_sft"]

@@ -1,7 +1,7 @@
 """`golddiff demo [--out DIR] [--model smollm2-135m|tiny|PATH]`: logs → tasks → SFT → Pipeline RL →
 held-out eval of the base, SFT and RL checkpoints → report.html, on CPU.
 
-The defaults fit a fresh 2-core machine in under 15 minutes; every stage budget is a flag (see
+Every stage budget is a flag (see
 `golddiff.demo.DemoSettings`; unset budgets take the model's defaults). Ends with a table and one JSON
 line (`golddiff.demo.summary`): per checkpoint `heldout_{applied,exact,abstain,reward}_<name>` with CIs,
 `rl_minus_sft_applied_ci95`, `rl_minus_sft_exact_ci95`, `model`, `verdict`, `heldout_n`, `minutes`,
