@@ -108,18 +108,16 @@ def print_summary(summary: dict, out: Path) -> None:
         if f"heldout_reward_{name}" in summary:
             metrics = ("applied", "exact", "abstain", "format_error", "reward")
             table.add_row(label, *(cell(m, name) for m in metrics))
+
+    def diff(key: str) -> str:
+        lo, hi = summary[f"{key}_ci95"]
+        return f"{summary[key]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
     for after, before in (("sft", "base"), ("rl", "sft")):
-        if f"{after}_minus_{before}" in summary:
-            row = [f"{after.upper()} − {before} (paired)"]
-            for m in ("applied", "exact", "abstain", None, None):
-                if m is None:
-                    row.append("")
-                    continue
-                lo, hi = summary[f"{after}_minus_{before}_{m}_ci95"]
-                row.append(f"{summary[f'{after}_minus_{before}_{m}']:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-            lo, hi = summary[f"{after}_minus_{before}_ci95"]
-            row[-1] = f"{summary[f'{after}_minus_{before}']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            table.add_row(*row)
+        key = f"{after}_minus_{before}"  # the reward's difference; the shares' have a _<metric> suffix
+        if key in summary:
+            shares = (diff(f"{key}_{m}") for m in ("applied", "exact", "abstain"))
+            table.add_row(f"{after.upper()} − {before} (paired)", *shares, "", diff(key))
     console = Console(stderr=True)
     console.print(table)
     console.print(summary["verdict"])

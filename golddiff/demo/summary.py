@@ -81,35 +81,30 @@ def demo_summary(
     out["verdict"] = verdict(out)
     out["sft_loss"] = [round(sft["sft_first_loss"], 3), round(sft["sft_last_loss"], 3)]
     out["sft_tokens_per_s"] = round(sft["sft_tokens_per_s"], 1)
-    out["eval_tokens_per_s"] = {
-        name: round(ev.summary["tokens_per_s"], 1)
-        for name, ev in evals.items()
-        if "tokens_per_s" in ev.summary
-    }
+    out["eval_tokens_per_s"] = {name: round(ev.summary["tokens_per_s"], 1) for name, ev in evals.items()}
     out["stage_seconds"] = dict(seconds)
     out["minutes"] = round(total_s / 60, 2)
     return out
 
 
 def rl_figures(run_dir: Path) -> dict[str, Any]:
-    """From the RL run's metrics.jsonl: its training reward at the start and the end (mean of the first and
-    of the last quarter of steps) and its speeds (engine and learner tokens per busy second, medians)."""
-    import json
+    """From the RL run's metrics: its training reward at the start and the end (mean of the first and of
+    the last quarter of steps) and its speeds (engine and learner tokens per busy second, medians)."""
     import statistics
 
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
+    from golddiff.report.runs import load_run, mean_of, values
+
+    if not (run_dir / "metrics.jsonl").exists():
         return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    if not rows:
+    run = load_run(run_dir)
+    if not run.rows:
         return {}
-    q = max(1, len(rows) // 4)
-    reward = [r["reward/mean"] for r in rows]
+    first, last = (mean_of(run, "reward/mean", part, frac=0.25) for part in ("first", "last"))
     return {
-        "rl_train_reward_first": round(statistics.fmean(reward[:q]), 4),
-        "rl_train_reward_last": round(statistics.fmean(reward[-q:]), 4),
-        "rl_gen_tokens_per_s": round(statistics.median(r["perf/gen_tokens_per_s"] for r in rows), 1),
-        "rl_train_tokens_per_s": round(statistics.median(r["perf/train_tokens_per_s"] for r in rows), 1),
+        "rl_train_reward_first": round(first, 4),
+        "rl_train_reward_last": round(last, 4),
+        "rl_gen_tokens_per_s": round(statistics.median(values(run, "perf/gen_tokens_per_s")), 1),
+        "rl_train_tokens_per_s": round(statistics.median(values(run, "perf/train_tokens_per_s")), 1),
     }
 
 

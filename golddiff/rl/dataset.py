@@ -47,7 +47,7 @@ class TaskDataset:
 
     def __init__(
         self, path: str, split: str, tokenizer: Any, max_new_tokens: int, reward: Any = None
-    ) -> None:
+    ) -> None:  # reward: golddiff.reward.RewardSettings (None: the defaults)
         from golddiff.tasks import read_tasks_parquet
 
         self.tasks = [t for t in read_tasks_parquet(path) if t.split == split]
@@ -66,11 +66,9 @@ class TaskDataset:
         return PromptSpec(prompt_ids(self.tokenizer, self.tasks[index].prompt), self.max_new_tokens)
 
     def score(self, index: int, text: str, token_ids: list[int]) -> Score:
-        from golddiff.reward import prepare, score
+        from golddiff.reward import DEFAULT_SETTINGS, prepare, score
 
         if index not in self._targets:
-            self._targets[index] = (
-                prepare(self.tasks[index], self.reward) if self.reward else prepare(self.tasks[index])
-            )
+            self._targets[index] = prepare(self.tasks[index], self.reward or DEFAULT_SETTINGS)
         result = score(text, self._targets[index])
         return Score(result.value, result.error is not None)
