@@ -1,5 +1,8 @@
 """The scrubber: each provider pattern is caught, placeholders are stable, redacted diffs still apply."""
 
+import copy
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,3 +106,23 @@ def test_scrub_episode_counts_go_to_provenance():
     assert out["episode_id"] == "x-1"
     assert out["provenance"]["redactions"] == {"openai_key": 1}
     assert out["provenance"]["scrubber_version"]
+
+
+def test_scrubbing_an_episode_in_place_gives_the_same_dict():
+    """`in_place=True` (ingest's fresh model_dump) sets only the changed strings, keys included, in the
+    episode's own containers; the result equals the copying path's, key order included."""
+    key = SECRETS["openai_key"]
+    ep = {
+        "episode_id": "x-1",
+        "task": f"use {key}",
+        "files": {f"/home/alice/{key}.txt": f"token = {key}\n", "/srv/a.py": "x = 1\n"},
+        "turns": [{"text": ["ok", f"mail bob@example.com about {key}", 3]}, "short"],
+        "schema_version": 1,
+        "provenance": {},
+    }
+    copied = Scrubber().scrub_episode(copy.deepcopy(ep))
+    target = copy.deepcopy(ep)
+    in_place = Scrubber().scrub_episode(target, in_place=True)
+    assert in_place is target and in_place == copied
+    assert list(in_place) == list(copied) and list(in_place["files"]) == list(copied["files"])
+    assert key not in json.dumps(in_place) and "alice" not in json.dumps(in_place)

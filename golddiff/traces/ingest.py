@@ -156,7 +156,7 @@ class FileWorker:
         linked = self.linker.link(ep) if self.linker is not None and ep.source.tool != "git" else [ep]
         out = []
         for part in linked:
-            clean = scrubber.scrub_episode(part.model_dump())
+            clean = scrubber.scrub_episode(part.model_dump(), in_place=True)  # a fresh dict: no copy
             counts: Counter = Counter()
             episode_counts(clean, counts)
             out.append((clean["episode_id"], _dumps(clean), counts))

@@ -177,14 +177,25 @@ class Scrubber:
         """
         strings: list[str] = []
         _collect(value, strings)
+        cleaned = self._scrub_strings(strings)
+        if not cleaned:
+            return value
+        every = list(strings)
+        for k, text in cleaned.items():
+            every[k] = text
+        return _rebuild(value, iter(every))
+
+    def _scrub_strings(self, strings: list[str]) -> dict[int, str]:
+        """{index: scrubbed text} for the strings of `strings` that had something to replace, all scanned
+        at once (see `scrub_value`)."""
         # nothing shorter than 6 characters can hold a match (the shortest: an e-mail like a@b.io)
         scanned = [i for i, x in enumerate(strings) if len(x) >= _SHORTEST]
         if not scanned:
-            return value
+            return {}
         encoded = [strings[i].encode("utf-8", "surrogatepass") for i in scanned]
         spans = self.find(_SEP_BYTES.join(encoded))
         if not spans:
-            return value
+            return {}
         starts, pos = [], 0
         for raw in encoded:
             starts.append(pos)
@@ -194,22 +205,47 @@ class Scrubber:
             k = bisect.bisect_right(starts, span[0]) - 1
             if span[1] <= starts[k] + len(encoded[k]):  # no rule crosses a line break: always true
                 by_string.setdefault(k, []).append(span)
-        cleaned = list(strings)
-        for k, in_string in by_string.items():
-            cleaned[scanned[k]] = self._replace(encoded[k], starts[k], in_string)
-        return _rebuild(value, iter(cleaned))
+        return {scanned[k]: self._replace(encoded[k], starts[k], sp) for k, sp in by_string.items()}
 
-    def scrub_episode(self, episode: dict) -> dict:
-        """A scrubbed copy of an episode dict, with its redaction counts in `provenance`."""
+    def scrub_episode(self, episode: dict, in_place: bool = False) -> dict:
+        """A scrubbed copy of an episode dict, with its redaction counts in `provenance`.
+
+        `in_place`: scrub `episode` itself and return it (for a dict nothing else holds, such as a fresh
+        `model_dump()`: no copy of the tree is built, only the strings with a replacement are set).
+        """
         before = Counter(self.counts)
         ident = {k: episode[k] for k in ("episode_id", "schema_version") if k in episode}
-        clean = self.scrub_value({k: v for k, v in episode.items() if k not in ident})
+        if in_place:
+            clean = episode
+            for k in ident:
+                del clean[k]
+            self._scrub_in_place(clean)
+        else:
+            clean = self.scrub_value({k: v for k, v in episode.items() if k not in ident})
         clean.update(ident)
         counts = {k: v - before.get(k, 0) for k, v in self.counts.items() if v - before.get(k, 0) > 0}
         prov = clean.setdefault("provenance", {})
         prov["scrubber_version"] = SCRUBBER_VERSION
         prov["redactions"] = dict(sorted(counts.items()))
         return clean
+
+    def _scrub_in_place(self, value: dict | list) -> None:
+        """`scrub_value` on a container, changing it and its nested containers instead of copying them."""
+        strings: list[str] = []
+        slots: list[tuple] = []  # where each string sits: (container, key or index, whether a dict key)
+        _collect_slots(value, strings, slots)
+        cleaned = self._scrub_strings(strings)
+        renamed = []
+        for k, text in cleaned.items():
+            container, key, is_key = slots[k]
+            if is_key:
+                renamed.append((container, key, text))  # after the values: their slots name the old key
+            else:
+                container[key] = text
+        for container, old, new in renamed:
+            items = [(new if key == old else key, v) for key, v in container.items()]
+            container.clear()
+            container.update(items)
 
 
 _MESSAGES: Scrubber | None = None
@@ -236,6 +272,29 @@ def _collect(value, out: list[str]) -> None:
     elif isinstance(value, list):
         for v in value:
             _collect(v, out)
+
+
+def _collect_slots(value: dict | list, out: list[str], slots: list[tuple]) -> None:
+    """`_collect`'s strings of a container (those long enough to scan) and where each sits."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and len(k) >= _SHORTEST:
+                out.append(k)
+                slots.append((value, k, True))
+            if isinstance(v, str):
+                if len(v) >= _SHORTEST:
+                    out.append(v)
+                    slots.append((value, k, False))
+            elif isinstance(v, (dict, list)):
+                _collect_slots(v, out, slots)
+    else:
+        for i, v in enumerate(value):
+            if isinstance(v, str):
+                if len(v) >= _SHORTEST:
+                    out.append(v)
+                    slots.append((value, i, False))
+            elif isinstance(v, (dict, list)):
+                _collect_slots(v, out, slots)
 
 
 def _rebuild(value, cleaned):
