@@ -90,6 +90,24 @@ def test_no_edit_can_fail_like_a_broken_answer_for_rl():
         RewardSettings(no_edit=0.5)  # never above an applied edit's floor
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.data(), _file, st.sampled_from([2.0, 3.0]))
+def test_power_keeps_the_order_of_answers_and_widens_the_gap_to_the_gold(data, base, power):
+    """`power`: a positive value v scores v ** power; the order of any two answers, the gold's 1, the
+    abstention floor and the failures' -1 stay as they were."""
+    gold = data.draw(_edit(base))
+    answers = [render_answer({"f.py": base}, {"f.py": data.draw(_edit(base))}) for _ in range(3)]
+    assume(gold != base)
+    task = make_task({"f.py": base}, {"f.py": gold})
+    plain, sharp = RewardSettings(no_edit=-1.0), RewardSettings(no_edit=-1.0, power=power)
+    values = [(score(a, task, plain).value, score(a, task, sharp).value) for a in answers + [""]]
+    for v, w in values:
+        assert w == (pytest.approx(max(v**power, sharp.gold_file_floor)) if v > 0 else v)
+    for (v1, w1), (v2, w2) in zip(values, values[1:]):
+        assert (v1 < v2) == (w1 < w2) or v1 == v2 or sharp.gold_file_floor in (w1, w2)
+    assert score(task.gold[0].answer, task, sharp).value == 1.0
+
+
 def test_an_edit_of_other_files_only_gets_no_floor():
     gold = _with(LINES[:30] + ["value_30 = compute(30, limit + 1)\n"] + LINES[31:])
     task = make_task(BASE, gold, [{"other.py": "def helper():\n    return 3\n"}])

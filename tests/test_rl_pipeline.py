@@ -183,3 +183,20 @@ def test_a_learner_of_two_fsdp2_ranks_on_ray_trains_and_checkpoints(tmp_path):
     assert all(r["off_policy/mismatch_kl"] < 1e-5 for r in summary.rows)  # gathered weights = sampled weights
     step, path = latest_checkpoint(cfg.run.dir)
     assert step == 3 and (path / "optimizer.pt").is_file()
+
+
+def test_answers_cut_off_at_the_token_limit_score_the_unfinished_reward(tmp_path):
+    """`rl.unfinished_reward: -1`: a completion that ran to max_new_tokens is a format error scoring -1 (a
+    random model rarely ends within 8 tokens); one that ended is scored by the reward as before (0 here)."""
+    from golddiff.tasks import make_task, write_tasks_parquet
+
+    tasks = [make_task({"a.py": f"x = {i}\n"}, {"a.py": f"x = {i + 1}\n"}, task_id=f"t{i}") for i in range(4)]
+    write_tasks_parquet(tasks, tmp_path / "tasks.parquet")
+    cfg = config(
+        tmp_path, "--data.synthetic=null", f"--data.tasks={tmp_path / 'tasks.parquet'}", "--actors.max_len=1600",
+        "--rl.max_new_tokens=8", "--rl.group_size=4", "--rl.unfinished_reward=-1", "--run.steps=1",
+    )  # fmt: skip
+    row = train(cfg).rows[0]
+    assert row["gen/unfinished_rate"] > 0
+    assert row["reward/mean"] == pytest.approx(-row["gen/unfinished_rate"])
+    assert row["reward/format_error_rate"] == pytest.approx(row["gen/unfinished_rate"])

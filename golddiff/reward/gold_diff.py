@@ -44,7 +44,11 @@ location credit: what its text shares with the gold's, minus its penalty, which 
 something. RL from a model that already writes blocks wants −1 there: at 0, copying the code unchanged
 (a no-op block) is a safe step up from a broken answer, and a policy learns to stop editing (the demo's
 first RL runs went from 9% to 24% no-edit answers). At −1 not answering fails like a broken answer, and
-any applied edit of a gold file still scores above both.
+any applied edit of a gold file still scores above both. `power` (≥ 1, default 1) scores a positive value
+v as v ** power before the floor: the order of answers is unchanged (every ranking measure the weights
+were fitted on too), but a near miss falls further below the gold. For RL from a small model the
+difference matters: partial credit (a rename of one line of three scores ~0.6) makes a short, safe edit
+worth more than trying the whole fix and risking a −1.
 
 Size caps (settings): an answer over `max_answer_chars` or with over `max_blocks` blocks scores −1; when
 the changed text of P or G exceeds `max_change_chars`, the text units become whole collapsed lines
@@ -134,6 +138,9 @@ class RewardSettings(Strict):
     location_beta: float = Field(2.0, gt=0)  # F-beta of location precision and recall
     gold_file_floor: float = Field(0.01, gt=0, le=0.5)  # least value of an applied edit of a gold file
     no_edit: float = Field(0.0, ge=-1, le=0)  # value of an answer that changes nothing where a gold does
+    # a positive value v scores v ** power: a monotone transform (the order of answers, hence every ranking
+    # measure the weights were fitted on, is unchanged) that widens the gap between a near miss and the gold
+    power: float = Field(1.0, ge=1, le=8)
     max_change_chars: int = Field(50_000, ge=1)  # over it: line units instead of n-grams
     max_answer_chars: int = Field(200_000, ge=1)  # over it: −1
     max_blocks: int = Field(1000, ge=1)  # over it: −1
@@ -315,6 +322,8 @@ def _result(
     size = sum(c.pred[k] for k in CHANGE_KINDS)
     penalty = s.penalty_lambda * c.penalty_hit / size if size else 0.0
     value = max(-1.0, min(1.0, weighted - penalty))
+    if value > 0 and s.power != 1:
+        value **= s.power
     floored = on_gold_file and value < s.gold_file_floor
     if floored:
         value = s.gold_file_floor

@@ -164,22 +164,25 @@ class GenerationActor:
         samples, texts = [], []
         for c in done:
             text = self.tokenizer.decode(c.token_ids, skip_special_tokens=True)
-            score = self.dataset.score(ticket.index, text, c.token_ids)
+            value, format_error = self._value(ticket.index, text, c)
             samples.append(
-                Sample(
-                    c.token_ids,
-                    c.logprobs,
-                    c.weight_versions,
-                    score.value,
-                    score.format_error,
-                    c.finish_reason,
-                )
+                Sample(c.token_ids, c.logprobs, c.weight_versions, value, format_error, c.finish_reason)
             )
             texts.append(text[:TEXT_CHARS])
         return Group(
             ticket.position, ticket.prompt_id, spec.prompt_ids, samples, self.index, self.incarnation,
             ticket.attempt, started, texts, skipped,
         )  # fmt: skip
+
+    def _value(self, index: int, text: str, c: Completion) -> tuple[float, bool]:
+        """(reward, format error) of one completion: `rl.unfinished_reward` when it was cut off by the
+        token limit and that is set (the answer never ended: a policy whose truncated answers score like
+        finished ones can drift into never emitting end-of-sequence), else the dataset's score."""
+        unfinished = self.cfg.rl.unfinished_reward
+        if unfinished is not None and c.finish_reason == "length":
+            return unfinished, True
+        score = self.dataset.score(index, text, c.token_ids)
+        return score.value, score.format_error
 
     def _push(self) -> None:
         """Put finished groups on the queue; block (checking for stop) while it is full."""

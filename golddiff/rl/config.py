@@ -81,6 +81,13 @@ class RLSection(Strict):
     prompts_per_step: int = Field(8, ge=1, description="P prompts (groups) per optimizer step")
     max_new_tokens: int = Field(256, ge=1)
     temperature: float = Field(1.0, gt=0, description="same on both sides; no top-p/top-k in training")
+    unfinished_reward: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="reward of a completion cut off by max_new_tokens (it never ended its answer), counted as "
+        "a format error; null: scored like any other. -1 keeps a policy from learning to never stop",
+    )
     max_off_policy_steps: int = Field(1, ge=0, description="K: admission bound on lag (sync: 0)")
     stale: Literal["mask", "drop", "keep"] = Field("mask", description="tokens with lag > K at training")
     is_cap: float = Field(1.2, ge=1.0, description="truncation of the token importance weight (1 + ε)")

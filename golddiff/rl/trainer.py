@@ -385,6 +385,7 @@ class TrainLoop:
         row |= {
             "reward/mean": sum(s.reward for s in samples) / max(len(samples), 1),
             "reward/format_error_rate": sum(s.format_error for s in samples) / max(len(samples), 1),
+            "gen/unfinished_rate": sum(s.finish_reason == "length" for s in samples) / max(len(samples), 1),
             "time/step_s": step_s,
             "time/weight_sync_s": sync_s,
             "time/weight_export_s": message.export_s,
