@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from golddiff.diffs import apply_unified_diff
 from golddiff.episodes import Episode
 from golddiff.traces import claude_code
-from golddiff.traces.claude_code.patch import structured_patch
+from golddiff.traces.claude_code.patch import norm_lines, same_lines, structured_patch
 from golddiff.traces.session import IngestReport, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude_code"
@@ -179,3 +179,15 @@ def test_mangled_records_are_reported_never_raised(data):
     assert all(p.startswith(str(path)) for p in report.problems)
     for ep in episodes:
         assert gold_diff_applies(ep)
+
+
+_PATCH_TEXT = st.text("ab\n\r\t ", max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text("ab\n\r\t ", max_size=4), max_size=5), _PATCH_TEXT)
+def test_same_lines_is_norm_lines_equality_without_the_split(lines, text):
+    """`same_lines` (the patch check of every Edit) agrees with comparing `norm_lines` lists, whatever
+    newlines, carriage returns and tabs the lines and the text hold."""
+    assert same_lines(lines, text) == (lines == norm_lines(text))
+    assert same_lines(norm_lines(text), text)

@@ -186,18 +186,35 @@ def _norm_line(line: str) -> str:
     return _LEADING_TABS.sub(lambda m: "  " * len(m.group()), line) if line.startswith("\t") else line
 
 
-def norm_lines(text: str | None) -> list[str]:
-    """A file as the patch shows it: split on newlines, leading tabs as two spaces each."""
-    if not text:
-        return []
+def _norm_text(text: str) -> str:
+    """A file's text as the patch shows it: no carriage returns at line ends, leading tabs as two spaces."""
     if "\r" in text:
         text = _LINE_END_CR.sub("", text)
     if "\t" in text:
         text = _LEADING_TABS_ML.sub(lambda m: "  " * len(m.group()), text)
-    lines = text.split("\n")
+    return text
+
+
+def norm_lines(text: str | None) -> list[str]:
+    """A file as the patch shows it: split on newlines, leading tabs as two spaces each."""
+    if not text:
+        return []
+    lines = _norm_text(text).split("\n")
     if lines[-1] == "":
         lines.pop()
     return lines
+
+
+def same_lines(lines: list[str], text: str | None) -> bool:
+    """`lines == norm_lines(text)`, without splitting `text` into a list: as many lines, and the same
+    text once joined (together these mean no element of `lines` holds a newline, so the lists match)."""
+    t = _norm_text(text) if text else ""
+    if t.endswith("\n"):
+        t = t[:-1]
+        n = t.count("\n") + 1
+    else:
+        n = t.count("\n") + 1 if t else 0
+    return len(lines) == n and "\n".join(lines) == t
 
 
 def _find(lines: list[str], block: list[str], hint: int) -> int:
@@ -275,7 +292,7 @@ def rebuild(tool: str, inp: dict, result: dict | None, before: str | None, known
         return Rebuilt(before, formed, checked=True)  # a created file: the log has no hunks for it
     patched = patched_lines(before, hunks)  # once, not once per variant
     for r in results:
-        if r is not None and patched is not None and patched == norm_lines(r):
+        if r is not None and patched is not None and same_lines(patched, r):
             return Rebuilt(before, r, checked=True)
     return _disagreed(before, formed, patched)
 

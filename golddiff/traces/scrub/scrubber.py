@@ -275,26 +275,20 @@ def _collect(value, out: list[str]) -> None:
 
 
 def _collect_slots(value: dict | list, out: list[str], slots: list[tuple]) -> None:
-    """`_collect`'s strings of a container (those long enough to scan) and where each sits."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(k, str) and len(k) >= _SHORTEST:
-                out.append(k)
-                slots.append((value, k, True))
-            if isinstance(v, str):
-                if len(v) >= _SHORTEST:
-                    out.append(v)
-                    slots.append((value, k, False))
-            elif isinstance(v, (dict, list)):
-                _collect_slots(v, out, slots)
-    else:
-        for i, v in enumerate(value):
-            if isinstance(v, str):
-                if len(v) >= _SHORTEST:
-                    out.append(v)
-                    slots.append((value, i, False))
-            elif isinstance(v, (dict, list)):
-                _collect_slots(v, out, slots)
+    """`_collect`'s strings of a container (those long enough to scan) and where each sits. Exact types
+    first (a model_dump holds plain str, dict and list), isinstance for the rest (a str enum member)."""
+    is_dict = type(value) is dict or isinstance(value, dict)
+    for k, v in value.items() if is_dict else enumerate(value):
+        if is_dict and (type(k) is str or isinstance(k, str)) and len(k) >= _SHORTEST:
+            out.append(k)
+            slots.append((value, k, True))
+        t = type(v)
+        if t is str or (t is not dict and t is not list and isinstance(v, str)):
+            if len(v) >= _SHORTEST:
+                out.append(v)
+                slots.append((value, k, False))
+        elif t is dict or t is list or isinstance(v, (dict, list)):
+            _collect_slots(v, out, slots)
 
 
 def _rebuild(value, cleaned):
