@@ -150,7 +150,7 @@ def main() -> None:
         "--model", default="tiny", help="tiny (synthetic charset task) or smollm2-135m (the demo's workload)"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="RL steps per mode (default 30; real model 16)"
+        "--steps", type=int, default=None, help="RL steps per mode (default 30; real model 32, the demo's)"
     )
     parser.add_argument(
         "--target", type=float, default=None, help="reward (mean of 3 steps) to reach (default 0.8; real 0.0)"
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--out", help="keep the two run dirs here (default: a temp dir)")
     args = parser.parse_args()
     real = args.model != "tiny"
-    args.steps = args.steps or (16 if real else 30)
+    args.steps = args.steps or (32 if real else 30)  # real: the demo's RL length
     args.target = args.target if args.target is not None else (0.0 if real else 0.8)
     if args.quick:
         args.steps, args.target = min(args.steps, 16), min(args.target, 0.45)

@@ -15,7 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
         "golddiff.commands.demo",
-        "the whole pipeline on the built-in tiny model: logs -> tasks -> SFT -> RL -> report",
+        "the whole pipeline on the real SmolLM2-135M (or --model tiny): logs -> tasks -> SFT -> RL -> report",
     ),
     "ingest": ("golddiff.commands.ingest", "read coding-agent session logs into episodes.jsonl"),
     "episodes": ("golddiff.commands.episodes", "look at episodes: `golddiff episodes show FILE [ID]`"),

@@ -24,18 +24,18 @@ DEMO_SYSTEM_PROMPT = (
 
 PRETRAINED = "pretrained"
 PROFILES: dict[str, dict[str, Any]] = {
-    # SmolLM2-135M on 2 CPU cores (fp32 there unless the CPU has native bf16): every token costs ~0.27
-    # GFLOP forward, so budgets are counted in samples, prompts are short and answers capped.
+    # SmolLM2-135M on 2 CPU cores: every token costs ~0.27 GFLOP forward, so budgets are counted in
+    # samples, prompts are short and answers capped. ~8 minutes with bf16 (AMX / AVX512-BF16), ~4x in fp32.
     PRETRAINED: {
         "edits": 600,
         "bugs": 100,
         "max_len": 448,
         "answer_tokens": 80,
-        "sft_steps": 20,
+        "sft_steps": 40,
         "sft_lr": 3e-4,
         "sft_batch": 8,
         "sft_train_layers": 12,
-        "rl_steps": 16,
+        "rl_steps": 32,
         "rl_lr": 1e-4,
         "rl_group": 8,
         "rl_prompts": 2,
@@ -43,6 +43,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "rl_temperature": 1.0,
         "rl_train_layers": 12,
         "rl_no_edit": -1.0,
+        "rl_unfinished": -1.0,
+        "rl_reward_power": 2.0,
         "eval_samples": 4,
         "eval_temperature": 1.0,
         "eval_max_new_tokens": 80,
@@ -64,6 +66,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "rl_temperature": 1.0,
         "rl_train_layers": 0,
         "rl_no_edit": 0.0,
+        "rl_unfinished": None,
+        "rl_reward_power": 1.0,
         "eval_samples": 4,
         "eval_temperature": 1.0,
         "eval_max_new_tokens": 192,
@@ -104,6 +108,11 @@ class DemoSettings(Strict):
     # the reward of an answer with no edit during RL (golddiff.reward `no_edit`): -1 for a model that
     # already writes blocks (at 0 SmolLM2's RL learned to copy the code unchanged); the tiny model keeps 0
     rl_no_edit: float | None = None
+    # the reward of an answer cut off at rl_max_new_tokens (rl `unfinished_reward`): -1 for the real model;
+    # the tiny model's short caps cut most answers, so it keeps scoring them (None)
+    rl_unfinished: float | None = None
+    # RL scores a positive reward v as v ** power (golddiff.reward `power`; the order of answers is unchanged)
+    rl_reward_power: float | None = None
     eval_samples: int | None = None
     eval_tasks: int = 60  # held-out tasks evaluated (the first N in task-id order)
     eval_temperature: float | None = None

@@ -139,6 +139,9 @@ def rl_config(s: DemoSettings) -> dict[str, Any]:
             "prompts_per_step": s.rl_prompts,
             "max_new_tokens": s.rl_max_new_tokens,
             "temperature": s.rl_temperature,
+            # an answer cut off at the token limit scores -1: scored like a finished one, SmolLM2's RL
+            # (32 steps) drifted into never ending its answers (231 of 240 held-out answers ran to the cap)
+            "unfinished_reward": s.rl_unfinished,
             "max_off_policy_steps": 1,
             "lr": s.rl_lr,
         },
@@ -152,7 +155,7 @@ def rl_config(s: DemoSettings) -> dict[str, Any]:
         "run": {"dir": str(s.out / "rl"), "steps": s.rl_steps, "seed": s.seed, "checkpoint_every": 0},
         # -1 (the real model): no edit fails like a broken answer (golddiff.reward, `no_edit`); at 0, RL
         # from SmolLM2's SFT learned to copy the code unchanged (no-edit 9% -> 24%, applies 28% -> 21%)
-        "reward": {"no_edit": s.rl_no_edit},
+        "reward": {"no_edit": s.rl_no_edit, "power": s.rl_reward_power},
     }
 
 
