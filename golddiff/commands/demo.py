@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "rl_temperature": "RL sampling temperature",
         "rl_train_layers": "RL trains the top N decoder layers (0: all)",
         "rl_no_edit": "RL reward of an answer with no edit (-1: fails like a broken one)",
-        "rl_unfinished": "RL reward of an answer cut off at the length cap (-1: fails like a broken one)",
+        "rl_unfinished": "RL reward of an answer cut off at the length cap (-1: fails like a broken one; None: scored as if finished)",
         "rl_reward_power": "RL scores a positive reward v as v ** power (>= 1; the order of answers stays)",
         "eval_samples": "answers sampled per held-out task",
         "eval_tasks": "held-out tasks evaluated (the first N)",
