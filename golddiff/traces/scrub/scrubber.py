@@ -275,11 +275,11 @@ def _collect(value, out: list[str]) -> None:
 
 
 def _collect_slots(value: dict | list, out: list[str], slots: list[tuple]) -> None:
-    """`_collect`'s strings of a container (those long enough to scan) and where each sits. Exact types
-    first (a model_dump holds plain str, dict and list), isinstance for the rest (a str enum member)."""
-    is_dict = type(value) is dict or isinstance(value, dict)
+    """`_collect`'s strings of a container (those long enough to scan) and where each sits. Values test
+    exact types first (a model_dump holds plain str, dict and list), isinstance for the rest (a str enum)."""
+    is_dict = isinstance(value, dict)
     for k, v in value.items() if is_dict else enumerate(value):
-        if is_dict and (type(k) is str or isinstance(k, str)) and len(k) >= _SHORTEST:
+        if is_dict and isinstance(k, str) and len(k) >= _SHORTEST:
             out.append(k)
             slots.append((value, k, True))
         t = type(v)
