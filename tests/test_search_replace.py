@@ -75,6 +75,78 @@ def test_search_must_match_whole_lines_first_match_and_trailing_space_tolerated(
         apply_answer(BASE, parse_answer(BLOCK.replace("y = 2\n=", "w = 9\n=")))
 
 
+METHOD = "class A:\n    def f(self, x):\n        if x:\n\n            return 1\n        return 2\n"
+
+
+def _block(search: str, replace: str) -> list:
+    return parse_answer(f"a.py\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n")
+
+
+def test_a_block_quoted_at_the_wrong_depth_applies_reindented():
+    fixed = METHOD.replace("return 2", "return None")
+    shallow = _block("if x:\n\n    return 1\nreturn 2\n", "if x:\n\n    return 1\nreturn None\n")
+    assert apply_answer({"a.py": METHOD}, shallow)["a.py"] == fixed  # 8 spaces too shallow
+    deep = _block(
+        "            return 1\n            return 2\n", "            return 1\n            return None\n"
+    )
+    with pytest.raises(PatchError, match="not found"):  # the two lines' depths differ in the file
+        apply_answer({"a.py": METHOD}, deep)
+    deep = _block(
+        "            if x:\n\n                return 1\n",
+        "            if not x:\n\n                return 1\n",
+    )
+    assert apply_answer({"a.py": METHOD}, deep)["a.py"] == METHOD.replace("if x", "if not x")
+    # Aider's blocks (the lenient reader) are re-indented the same way
+    lenient = parse_search_replace("a.py\n<<<<<<< SEARCH\nreturn 2\n=======\nreturn 3\n>>>>>>> REPLACE\n")
+    assert apply_search_replace({"a.py": METHOD}, lenient)["a.py"] == METHOD.replace("return 2", "return 3")
+
+
+def test_reindenting_refuses_what_it_cannot_shift_uniformly():
+    for search, replace in [
+        ("if x:\n    return 1\n", "if x:\n    return 0\n"),  # the blank line between them is missing
+        ("    if x:\n\n            return 1\n", "    if x:\n\n            return 0\n"),  # two shifts
+    ]:
+        with pytest.raises(PatchError, match="not found"):
+            apply_answer({"a.py": METHOD}, _block(search, replace))
+    # quoted 4 too deep, and a REPLACE line shallower than that cannot be shifted back
+    with pytest.raises(PatchError, match="not found"):
+        apply_answer({"a.py": METHOD}, _block("            return 2\n", "  return 2\n"))
+    # the trailing-whitespace match comes first: a shifted copy further down is not taken
+    base = {"a.py": "x = 1\nif y:\n    x = 1\n"}
+    assert apply_answer(base, _block("x = 1  \n", "x = 0\n"))["a.py"] == "x = 0\nif y:\n    x = 1\n"
+
+
+@given(
+    body=st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from(["a = 1", "if a:", "b = 2", "", "c"])), min_size=1
+    ),
+    start=st.integers(0, 7),
+    size=st.integers(1, 4),
+    depth=st.sampled_from(["    ", "\t", "  "]),  # one level of indentation
+    shift=st.sampled_from(["", "+", "-"]),  # as quoted, one level deeper, one level shallower
+)
+@settings(max_examples=200, deadline=None)
+def test_reindented_blocks_give_what_the_exactly_quoted_block_gives(body, start, size, depth, shift):
+    lines = [depth * (level + 1) + text + "\n" if text else "\n" for level, text in body[:8]]
+    start = min(start, len(lines) - 1)
+    quoted = lines[start : start + size]
+    if not any(ln.strip() for ln in quoted):
+        return
+    new = [ln.replace("1", "9") for ln in quoted] + [depth + "z = 0\n"]
+    base = {"a.py": "".join(lines)}
+    want = apply_answer(base, _block("".join(quoted), "".join(new)))["a.py"]
+
+    def moved(ls: list[str]) -> str:
+        if shift == "-":
+            return "".join(ln[len(depth) :] if ln.strip() else ln for ln in ls)
+        return "".join(depth + ln if ln.strip() and shift else ln for ln in ls)
+
+    stripped = [ln.strip() for ln in lines]
+    windows = [stripped[k : k + len(quoted)] for k in range(len(lines) - len(quoted) + 1)]
+    if windows.count(stripped[start : start + len(quoted)]) == 1:  # nowhere else, at any depth
+        assert apply_answer(base, _block(moved(quoted), moved(new)))["a.py"] == want
+
+
 def test_files_are_compared_normalised():
     out = apply_answer({"a.py": "x = 1\r\ny = 2"}, parse_answer(BLOCK))
     assert out["a.py"] == "x = 1\ny = 3\n"

@@ -15,8 +15,10 @@ with a margin, since a line starting with seven '>' would read as a doctest prom
   between them. Text before, between and after blocks is free; a `<think>...</think>` section is ignored.
 - Markers are exactly seven characters; a block missing its path, divider or end marker, a second
   divider, a nested SEARCH or a stray `>>>>>>> REPLACE` is malformed (`PatchError`).
-- `apply_answer`: the SEARCH text must match whole lines of the file (exactly, else ignoring trailing
-  whitespace); the first match is replaced; blocks apply in order. An empty SEARCH creates a file, and only
+- `apply_answer`: the SEARCH text must match whole lines of the file: exactly, else ignoring trailing
+  whitespace, else up to one indentation change for the whole block (one level too deep or too
+  shallow: the REPLACE lines are shifted the same way, as Aider does); the first match is replaced; blocks
+  apply in order. An empty SEARCH creates a file, and only
   a file that does not exist (or is empty). Paths are checked (`check_path`): no absolute paths, no `..`,
   nothing outside `allowed`. Files are compared with "\\n" line endings and a final newline.
 
@@ -112,7 +114,7 @@ def apply_search_replace(
     """Apply blocks leniently, in order. An empty SEARCH creates the file (or appends to it).
 
     The SEARCH text must occur in the file exactly (then, failing that, ignoring trailing whitespace on
-    each line); its first occurrence is replaced.
+    each line, then up to one indentation change, as Aider applies them); its first occurrence is replaced.
     """
     out = dict(files)
     for b in blocks:
@@ -127,11 +129,13 @@ def apply_search_replace(
         if k >= 0:
             out[path] = cur[:k] + b.replace + cur[k + len(b.search) :]
             continue
-        lines, old = split_lines(cur), split_lines(b.search)
+        lines, old, new = split_lines(cur), split_lines(b.search), split_lines(b.replace)
         at = _find_block(lines, old, 0)
         if at < 0:
+            at, new = _find_reindented(lines, old, new)
+        if at < 0:
             raise PatchError(f"block at line {b.line}: SEARCH text not found in {path}: {b.search[:80]!r}")
-        lines[at : at + len(old)] = split_lines(b.replace)
+        lines[at : at + len(old)] = new
         out[path] = "".join(lines)
     return out
 
@@ -227,6 +231,53 @@ def _find_lines_loose(lines: list[str], block: list[str]) -> int:
             return k
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _reindent(lines: list[str], k: int, block: list[str], replace: list[str]) -> list[str] | None:
+    """`replace` re-indented if `block` equals lines[k:] up to one indentation change, else None.
+
+    The change is read off the first non-blank line: the file's indentation there either extends the
+    block's (`add`: the block was quoted too shallow) or is a prefix of it (`cut`: quoted too deep). Every
+    non-blank line of the block must then be `cut` + text where the file has `add` + text (trailing
+    whitespace ignored), blank lines must face blank lines, and every non-blank REPLACE line must start
+    with `cut`; REPLACE lines get the same change.
+    """
+    first = next(j for j, ln in enumerate(block) if ln.strip())
+    have, want = _indent(lines[k + first]), _indent(block[first])
+    if have.startswith(want):
+        add, cut = have[len(want) :], ""
+    elif want.startswith(have):
+        add, cut = "", want[len(have) :]
+    else:
+        return None
+    for got, ln in zip(lines[k : k + len(block)], block, strict=True):
+        if not ln.strip():
+            if got.strip():
+                return None
+        elif not ln.startswith(cut) or got.rstrip() != add + ln[len(cut) :].rstrip():
+            return None
+    if any(ln.strip() and not ln.startswith(cut) for ln in replace):
+        return None
+    return [add + ln[len(cut) :] if ln.strip() else ln for ln in replace]
+
+
+def _find_reindented(lines: list[str], block: list[str], replace: list[str]) -> tuple[int, list[str]]:
+    """The first run of `lines` equal to `block` up to one indentation change (`_reindent`), and `replace`
+    re-indented to fit it; (-1, []) if there is none or the block is all blank."""
+    if not any(ln.strip() for ln in block):
+        return -1, []
+    key = next(ln for ln in block if ln.strip()).strip()
+    first = next(j for j, ln in enumerate(block) if ln.strip())
+    for k in range(len(lines) - len(block) + 1):
+        if lines[k + first].strip() == key:
+            fitted = _reindent(lines, k, block, replace)
+            if fitted is not None:
+                return k, fitted
+    return -1, []
+
+
 def _apply_block(cur: str | None, b: SearchReplace, path: str) -> str:
     search, replace = normalize_text(b.search), normalize_text(b.replace)
     if not search:
@@ -242,10 +293,13 @@ def _apply_block(cur: str | None, b: SearchReplace, path: str) -> str:
     if k >= 0:
         return cur[:k] + replace + cur[k + len(search) :]
     lines, old = split_lines(cur), split_lines(search)
+    new = split_lines(replace)
     at = _find_lines_loose(lines, old)
     if at < 0:
+        at, new = _find_reindented(lines, old, new)
+    if at < 0:
         raise PatchError(f"answer line {b.line}: SEARCH text not found in {path}: {search[:80]!r}")
-    lines[at : at + len(old)] = split_lines(replace)
+    lines[at : at + len(old)] = new
     return "".join(lines)
 
 
